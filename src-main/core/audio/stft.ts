@@ -1,0 +1,78 @@
+import FFT from 'fft.js';
+import { matrix, type Matrix } from './matrix.js';
+
+/** Periodic Hann window of length `n` (scipy `get_window('hann', n, fftbins=True)`). */
+export function hannPeriodic(n: number): Float64Array {
+  const w = new Float64Array(n);
+  for (let i = 0; i < n; i++) w[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n);
+  return w;
+}
+
+export interface StftOptions {
+  nFft: number;
+  hopLength: number;
+  /** librosa's default: frames centred on `t * hopLength`, signal zero-padded by `nFft / 2` each side. */
+  center?: boolean;
+  /** 1 for magnitude, 2 for power (librosa `power`). */
+  power?: number;
+}
+
+/** Number of frames librosa's `stft` yields for `nSamples` samples. */
+export function frameCount(nSamples: number, nFft: number, hopLength: number, center = true): number {
+  if (center) return 1 + Math.floor(nSamples / hopLength);
+  if (nSamples < nFft) return 0;
+  return 1 + Math.floor((nSamples - nFft) / hopLength);
+}
+
+const fftCache = new Map<number, FFT>();
+function fftOf(n: number): FFT {
+  let f = fftCache.get(n);
+  if (!f) {
+    f = new FFT(n);
+    fftCache.set(n, f);
+  }
+  return f;
+}
+
+/**
+ * |STFT|^power as librosa 0.10 computes it (`np.abs(librosa.stft(y, center=True, pad_mode='constant'))**power`):
+ * periodic Hann window, centred frames, zero padding. Returns `[1 + nFft/2, nFrames]`.
+ */
+export function spectrogram(y: Float32Array, { nFft, hopLength, center = true, power = 2 }: StftOptions): Matrix {
+  if (!Number.isInteger(nFft) || nFft < 2 || (nFft & (nFft - 1)) !== 0) {
+    throw new Error(`nFft must be a power of two ≥ 2, got ${nFft}`);
+  }
+  if (!Number.isInteger(hopLength) || hopLength < 1) throw new Error(`hopLength must be a positive integer, got ${hopLength}`);
+  const nBins = 1 + nFft / 2;
+  const nFrames = frameCount(y.length, nFft, hopLength, center);
+  const out = matrix(nBins, nFrames);
+  const window = hannPeriodic(nFft);
+  const fft = fftOf(nFft);
+  const frame = new Array<number>(nFft).fill(0);
+  const spectrum = fft.createComplexArray() as number[];
+  const pad = center ? nFft / 2 : 0;
+  const d = out.data;
+  for (let t = 0; t < nFrames; t++) {
+    const start = t * hopLength - pad;
+    for (let i = 0; i < nFft; i++) {
+      const j = start + i;
+      frame[i] = j >= 0 && j < y.length ? y[j] * window[i] : 0;
+    }
+    fft.realTransform(spectrum, frame);
+    for (let k = 0; k < nBins; k++) {
+      const re = spectrum[2 * k];
+      const im = spectrum[2 * k + 1];
+      const p = re * re + im * im;
+      d[k * nFrames + t] = power === 2 ? p : power === 1 ? Math.sqrt(p) : Math.pow(p, power / 2);
+    }
+  }
+  return out;
+}
+
+/** Centre frequency of each STFT bin (librosa `fft_frequencies`). */
+export function fftFrequencies(sr: number, nFft: number): Float64Array {
+  const n = 1 + nFft / 2;
+  const f = new Float64Array(n);
+  for (let k = 0; k < n; k++) f[k] = (k * sr) / nFft;
+  return f;
+}
