@@ -1,0 +1,19 @@
+// Bundles the CLI, the analysis worker and the benchmark into out/cli (Node ESM). Dependencies stay external.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: {
+    earmark: 'src-main/cli/main.ts',
+    'analyze-worker': 'src-main/core/jobs/analyze-worker.ts',
+    bench: 'src-main/cli/bench.ts',
+  },
+  outdir: 'out/cli',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+  banner: { js: "import { createRequire as __earmarkCreateRequire } from 'node:module'; const require = __earmarkCreateRequire(import.meta.url);" },
+});

@@ -1,0 +1,2 @@
+// Filled in below (benchmarks): placeholder-free entry so the bundle builds.
+export {};

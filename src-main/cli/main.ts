@@ -1,0 +1,312 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { Earmark, type SimilarQuery } from '../core/api.js';
+import { formatDuration, ProgressBar } from './progress.js';
+
+/** The `earmark` command line: a thin adapter over core/api.ts. */
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive whole number.`);
+    return n;
+  };
+}
+function nonNegative(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number.`);
+    return n;
+  };
+}
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+function print(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+}
+function pad(s: string, n: number): string {
+  return s.length >= n ? `${s.slice(0, n - 1)}…` : s + ' '.repeat(n - s.length);
+}
+
+interface Global {
+  home?: string;
+  ffmpeg?: string;
+}
+function open(cmd: Command): Earmark {
+  const g = cmd.optsWithGlobals() as Global;
+  return Earmark.open({ home: g.home, ffmpegPath: g.ffmpeg });
+}
+async function withEarmark<T>(cmd: Command, fn: (e: Earmark) => Promise<T> | T): Promise<T> {
+  const e = open(cmd);
+  try {
+    return await fn(e);
+  } finally {
+    e.close();
+  }
+}
+
+const program = new Command();
+program
+  .name('earmark')
+  .description('Listen to a music library: find tracks that sound alike, predict and write tags, learn your taxonomy.')
+  .option('--home <dir>', 'data folder (library.db, index/, models/, journal/); default $EARMARK_HOME or the platform app-data folder')
+  .option('--ffmpeg <path>', 'ffmpeg binary to use (default: the setting, then the bundled one, then PATH)')
+  .showHelpAfterError();
+
+program
+  .command('demo-library')
+  .description('write a deterministic synthetic music library (mixed formats, real tags, some untagged or mislabeled)')
+  .argument('<dir>', 'folder to write into')
+  .option('--tracks <n>', 'number of tracks', positiveInt('--tracks'), 60)
+  .option('--seed <s>', 'random seed', (v) => Number.parseInt(v, 10), 1)
+  .option('--seconds <s>', 'mean track length in seconds', nonNegative('--seconds'), 30)
+  .option('--broken <n>', 'also write N broken files (empty, not audio, truncated)', (v) => Number.parseInt(v, 10), 0)
+  .option('--jobs <n>', 'encoders run at once', positiveInt('--jobs'))
+  .option('--json', 'print the manifest summary as JSON')
+  .action(async (dir: string, o: { tracks: number; seed: number; seconds: number; broken: number; jobs?: number; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      const bar = new ProgressBar('Generating');
+      const t0 = Date.now();
+      const m = await e.demoLibrary(dir, { tracks: o.tracks, seed: o.seed, seconds: o.seconds, broken: o.broken, jobs: o.jobs, onProgress: (d, t) => bar.update(d, t) });
+      bar.done();
+      const formats: Record<string, number> = {};
+      for (const t of m.tracks) formats[t.format] = (formats[t.format] ?? 0) + 1;
+      const summary = {
+        dir,
+        tracks: m.tracks.length,
+        artists: m.artists.length,
+        formats,
+        untagged: m.tracks.filter((t) => t.tagging === 'untagged' || t.tagging === 'no-tags').length,
+        mislabeled: m.tracks.filter((t) => t.tagging === 'mislabeled').length,
+        broken: o.broken,
+        seconds: (Date.now() - t0) / 1000,
+      };
+      print(!!o.json, summary, () =>
+        [
+          `Wrote ${summary.tracks} tracks by ${summary.artists} artists to ${dir} in ${summary.seconds.toFixed(1)} s`,
+          `  formats: ${Object.entries(formats).map(([f, n]) => `${f} ${n}`).join(', ')}`,
+          `  ${summary.untagged} untagged, ${summary.mislabeled} deliberately mislabeled${o.broken ? `, ${o.broken} broken files` : ''}`,
+          `  ground truth: ${dir}/earmark-demo.json`,
+        ].join('\n'),
+      );
+    });
+  });
+
+program
+  .command('scan')
+  .description('scan music folders (incremental: only new, changed, moved or removed files are touched)')
+  .argument('[folders...]', 'folders to scan (default: the folders scanned before)')
+  .option('--json', 'print the report as JSON')
+  .action(async (folders: string[], o: { json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      for (const f of folders) if (!existsSync(f)) throw new Error(`No such folder: ${f}`);
+      const bar = new ProgressBar('Scanning');
+      const r = await e.scan(folders, { onProgress: (p) => p.total > 0 && bar.update(p.done, p.total) });
+      bar.done();
+      print(!!o.json, r, () => {
+        const lines = [
+          `Scanned ${r.files} audio files in ${r.roots.join(', ')}`,
+          `  ${r.added} added, ${r.changed} changed, ${r.moved} moved, ${r.removed} removed, ${r.unchanged} unchanged`,
+        ];
+        if (r.tagErrors) lines.push(`  ${r.tagErrors} files with unreadable tags (see \`earmark errors\`)`);
+        for (const p of r.problems.slice(0, 20)) lines.push(`  ! ${p.path}: ${p.message}`);
+        if (r.problems.length > 20) lines.push(`  … and ${r.problems.length - 20} more problems`);
+        return lines.join('\n');
+      });
+    });
+  });
+
+program
+  .command('analyze')
+  .description('compute representations for every track that needs them (resumable)')
+  .option('--representation <names>', 'dsp, mfcc, or both (comma-separated)', 'dsp,mfcc')
+  .option('--jobs <n>', 'worker threads (default: all cores)', positiveInt('--jobs'))
+  .option('--retry-failed', 'try again files that failed to decode before')
+  .option('--json', 'print the report as JSON')
+  .action(async (o: { representation: string; jobs?: number; retryFailed?: boolean; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      const controller = new AbortController();
+      const onSigint = () => {
+        process.stderr.write('\nStopping… (what is done is kept; run `earmark analyze` again to resume)\n');
+        controller.abort();
+      };
+      process.once('SIGINT', onSigint);
+      const bar = new ProgressBar('Analyzing');
+      try {
+        const r = await e.analyze({
+          representations: o.representation.split(',').map((s) => s.trim()).filter(Boolean),
+          jobs: o.jobs,
+          retryFailed: o.retryFailed,
+          signal: controller.signal,
+          onProgress: (p) => bar.update(p.done, p.total, { etaMs: p.etaMs, rate: p.tracksPerSecond, failed: p.failed, current: p.current }),
+        });
+        bar.done();
+        print(!!o.json, r, () => {
+          const lines = [
+            r.total === 0
+              ? 'Nothing to analyse: every track is up to date.'
+              : `${r.cancelled ? 'Cancelled after' : 'Analysed'} ${r.analyzed} of ${r.total} tracks in ${formatDuration(r.elapsedMs)} (${(r.analyzed / Math.max(1e-3, r.elapsedMs / 1000)).toFixed(1)} tracks/s)`,
+          ];
+          if (r.failed) {
+            lines.push(`  ${r.failed} files could not be analysed:`);
+            for (const f of r.failures.slice(0, 20)) lines.push(`  ! ${f.path}: ${f.message}`);
+          }
+          for (const [rep, how] of Object.entries(r.indexes)) lines.push(`  index ${rep}: ${how === 'built' ? 'rebuilt' : 'up to date'}`);
+          return lines.join('\n');
+        });
+        if (r.cancelled) process.exitCode = 130;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+  });
+
+program
+  .command('similar')
+  .description('tracks that sound like a library track or any audio file')
+  .argument('<track>', 'a file path, or a library track id')
+  .option('-k <n>', 'how many', positiveInt('-k'), 10)
+  .option('--representation <name>', 'dsp, mfcc or a trained model', 'dsp')
+  .addOption(new Option('--artist <which>', 'only the same artist, or only different artists').choices(['same', 'different']))
+  .option('--exclude-same-album', "leave out the query's album")
+  .option('--tag <field=value>', 'keep only tracks with this tag value (repeatable; values of one field are alternatives)', collect)
+  .option('--json', 'print JSON')
+  .action(async (arg: string, o: { k: number; representation: string; artist?: 'same' | 'different'; excludeSameAlbum?: boolean; tag?: string[]; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      const q: SimilarQuery = { k: o.k, representation: o.representation, artist: o.artist, excludeSameAlbum: o.excludeSameAlbum };
+      if (/^\d+$/.test(arg) && !existsSync(arg)) q.trackId = Number(arg);
+      else {
+        if (!existsSync(arg)) throw new Error(`No such file: ${arg}`);
+        q.path = arg;
+      }
+      if (o.tag) {
+        q.tags = {};
+        for (const t of o.tag) {
+          const i = t.indexOf('=');
+          if (i <= 0) throw new Error(`--tag takes field=value, got "${t}"`);
+          (q.tags[t.slice(0, i).trim().toLowerCase()] ??= []).push(t.slice(i + 1).trim());
+        }
+      }
+      const r = await e.similar(q);
+      print(!!o.json, r, () => {
+        const head = `Like ${r.query.inLibrary ? `#${r.query.trackId} ` : ''}${r.query.artist ?? '?'} – ${r.query.title ?? r.query.path} (${r.representation}${r.query.inLibrary ? '' : ', analysed on the fly'}):`;
+        const rows = r.results.map(
+          (t) => `${String(t.rank).padStart(3)}. ${t.score.toFixed(3)}  #${String(t.id).padEnd(6)} ${pad(t.artist ?? '?', 24)} ${pad(t.title ?? t.path, 28)} ${t.genre.join('; ')}`,
+        );
+        return [head, ...(rows.length ? rows : ['  (no track passes these filters)'])].join('\n');
+      });
+    });
+  });
+
+program
+  .command('info')
+  .description('counts, errors, representations, index state, ffmpeg and compute backend')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      const i = e.info();
+      print(!!o.json, i, () =>
+        [
+          `Earmark data: ${i.home}`,
+          `Folders: ${i.roots.length ? i.roots.join(', ') : '(none yet: earmark scan <folder>)'}`,
+          `Tracks: ${i.tracks}`,
+          ...i.representations.map((r) => `  ${pad(r.name, 8)} ${r.vectors} vectors (${r.dim}-d, ${r.version}); index ${r.index.state}${r.index.state === 'fresh' ? '' : `: ${r.index.reason}`}`),
+          `Errors: ${i.errors.total}${i.errors.total ? ` (${Object.entries(i.errors.byCode).map(([c, n]) => `${c} ${n}`).join(', ')}; see \`earmark errors\`)` : ''}${i.scanProblems ? `; ${i.scanProblems} scan problems` : ''}`,
+          `Tag fields: ${i.tagFields.map((f) => `${f.field} (${f.tracks})`).join(', ') || 'none'}`,
+          `ffmpeg: ${i.ffmpeg.ok ? `${i.ffmpeg.version} (${i.ffmpeg.source}: ${i.ffmpeg.path})` : i.ffmpeg.error}`,
+          `Compute: ${i.compute.preferred ?? 'none'} — ${i.compute.note}`,
+        ].join('\n'),
+      );
+    });
+  });
+
+program
+  .command('errors')
+  .description('files that could not be read, decoded or analysed, and why')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      const errors = e.errors();
+      const problems = e.scanProblems();
+      print(!!o.json, { errors, scanProblems: problems }, () =>
+        errors.length + problems.length === 0
+          ? 'No errors.'
+          : [...errors.map((r) => `${r.stage.padEnd(7)} ${r.code.padEnd(16)} ${r.path}\n        ${r.message}`), ...problems.map((p) => `scan    ${p.code.padEnd(16)} ${p.path}\n        ${p.message}`)].join('\n'),
+      );
+    });
+  });
+
+program
+  .command('features')
+  .description('print a front-end matrix of any audio file ({"shape":[bands,frames],"data":[...]})')
+  .argument('<file>', 'audio file')
+  .addOption(new Option('--kind <kind>', 'what to compute').choices(['mel', 'logmel', 'mfcc']).default('logmel'))
+  .option('--n-fft <n>', 'FFT size', positiveInt('--n-fft'), 2048)
+  .option('--hop-length <n>', 'hop in samples', positiveInt('--hop-length'), 512)
+  .option('--n-mels <n>', 'mel bands', positiveInt('--n-mels'), 128)
+  .option('--n-mfcc <n>', 'MFCC coefficients', positiveInt('--n-mfcc'), 20)
+  .option('--fmin <hz>', 'lowest mel frequency', nonNegative('--fmin'))
+  .option('--fmax <hz>', 'highest mel frequency', nonNegative('--fmax'))
+  .option('--offset <s>', 'start, seconds', nonNegative('--offset'))
+  .option('--duration <s>', 'length, seconds', nonNegative('--duration'))
+  .option('--delta <order>', 'for mfcc: 1 for Δ, 2 for ΔΔ', (v) => Number(v))
+  .option('--json', 'print JSON (the only output format)')
+  .action(
+    async (
+      file: string,
+      o: { kind: 'mel' | 'logmel' | 'mfcc'; nFft: number; hopLength: number; nMels: number; nMfcc: number; fmin?: number; fmax?: number; offset?: number; duration?: number; delta?: number },
+      cmd: Command,
+    ) => {
+      if ((o.nFft & (o.nFft - 1)) !== 0) throw new Error('--n-fft must be a power of two');
+      const e = Earmark.open({ home: (cmd.optsWithGlobals() as Global).home, ffmpegPath: (cmd.optsWithGlobals() as Global).ffmpeg });
+      try {
+        const m = await e.features(file, {
+          kind: o.kind,
+          nFft: o.nFft,
+          hopLength: o.hopLength,
+          nMels: o.nMels,
+          nMfcc: o.nMfcc,
+          fmin: o.fmin,
+          fmax: o.fmax,
+          offset: o.offset,
+          duration: o.duration,
+          deltaOrder: o.delta === 1 || o.delta === 2 ? o.delta : 0,
+        });
+        process.stdout.write(`${JSON.stringify({ shape: m.shape, sr: m.sr, data: m.data })}\n`);
+      } finally {
+        e.close();
+      }
+    },
+  );
+
+program
+  .command('export-embeddings')
+  .description('write vectors to FILE.f32 (row-major float32) and FILE.tsv (track id, path, artist, album, title, genre)')
+  .requiredOption('--out <file>', 'output path without extension')
+  .option('--representation <name>', 'which representation', 'dsp')
+  .option('--raw', 'raw vectors instead of the normalised ones the index uses')
+  .option('--json', 'print JSON')
+  .action(async (o: { out: string; representation: string; raw?: boolean; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      const r = e.exportEmbeddings(o.representation, o.out, { raw: o.raw });
+      print(!!o.json, r, () => `Wrote ${r.rows} × ${r.dim} float32 to ${r.f32} and the rows to ${r.tsv}`);
+    });
+  });
+
+program
+  .command('remove-folder')
+  .description('forget a music folder and its tracks (files are not touched)')
+  .argument('<folder>')
+  .action(async (folder: string, _o: unknown, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      const n = e.removeFolder(folder);
+      process.stdout.write(`Removed ${folder} and ${n} tracks from the library.\n`);
+    });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`earmark: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (process.env.EARMARK_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,361 @@
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { decodeExcerpt, resolveFfmpeg, SR, type Ffmpeg } from './audio/decode.js';
+import { delta, melspectrogram, mfccFromMel, powerToDb } from './audio/features.js';
+import { toNested, type Matrix } from './audio/matrix.js';
+import { BUILTIN_REPRESENTATIONS, isBuiltin } from './audio/representations.js';
+import { generateDemoLibrary, type DemoManifest, type DemoOptions } from './demo/demo-library.js';
+import { resolveHome, type HomePaths } from './home.js';
+import { applyNormaliser } from './index/normalise.js';
+import { VectorIndexes, type IndexState } from './index/vector-index.js';
+import { analyzeFile } from './jobs/analyze-file.js';
+import { analyzeLibrary, type AnalyzeOptions, type AnalyzeReport } from './jobs/analyze.js';
+import { detectCompute, type ComputeInfo } from './learn/compute.js';
+import { scanLibrary, type ScanOptions, type ScanReport } from './library/scan.js';
+import { schemaVersion } from './store/db.js';
+import { LibraryStore, type ErrorRow, type TrackRow } from './store/library-store.js';
+
+export type { AnalyzeProgress, AnalyzeReport } from './jobs/analyze.js';
+export type { ScanProgress, ScanReport } from './library/scan.js';
+export type { DemoManifest, DemoOptions } from './demo/demo-library.js';
+export type { ComputeInfo } from './learn/compute.js';
+
+/** A track as every shell shows it. */
+export interface TrackSummary {
+  id: number;
+  path: string;
+  artist: string | null;
+  album: string | null;
+  title: string | null;
+  year: number | null;
+  duration: number | null;
+  genre: string[];
+  mood: string[];
+  style: string[];
+}
+
+export interface SimilarQuery {
+  /** A library track id. */
+  trackId?: number;
+  /** A file: a library track's path, or any audio file outside the library (analysed on the fly). */
+  path?: string;
+  k?: number;
+  representation?: string;
+  /** Keep only tracks by the query's artist (`same`), or only other artists' (`different`). */
+  artist?: 'same' | 'different';
+  /** Leave out the query's own album. */
+  excludeSameAlbum?: boolean;
+  /** Keep only tracks carrying one of the values in each field, e.g. `{ genre: ['Jazz'], mood: ['Calm'] }`. */
+  tags?: Record<string, string[]>;
+}
+
+export interface SimilarResult {
+  query: { trackId: number | null; path: string; inLibrary: boolean; artist: string | null; title: string | null };
+  representation: string;
+  results: Array<TrackSummary & { score: number; rank: number }>;
+}
+
+export interface RepresentationInfo {
+  name: string;
+  kind: string;
+  dim: number;
+  version: string;
+  vectors: number;
+  index: { state: IndexState; reason: string; count: number | null; builtAt: number | null };
+}
+
+export interface LibraryInfo {
+  home: string;
+  database: string;
+  schemaVersion: number;
+  roots: string[];
+  tracks: number;
+  analyzed: Record<string, number>;
+  errors: { total: number; byStage: Record<string, number>; byCode: Record<string, number> };
+  scanProblems: number;
+  tagFields: Array<{ field: string; tracks: number; values: number }>;
+  representations: RepresentationInfo[];
+  ffmpeg: (Ffmpeg & { ok: true }) | { ok: false; error: string };
+  compute: ComputeInfo;
+}
+
+export interface FeatureRequest {
+  kind: 'mel' | 'logmel' | 'mfcc';
+  nFft?: number;
+  hopLength?: number;
+  nMels?: number;
+  nMfcc?: number;
+  fmin?: number;
+  fmax?: number;
+  offset?: number;
+  duration?: number;
+  /** For `mfcc`: 0 plain, 1 Δ, 2 ΔΔ. */
+  deltaOrder?: 0 | 1 | 2;
+}
+
+export interface FeatureMatrix {
+  shape: [number, number];
+  data: number[][];
+  sr: number;
+}
+
+export interface EarmarkOptions {
+  home?: string | null;
+  /** A user-chosen ffmpeg; otherwise the stored setting, the bundled binary, then PATH. */
+  ffmpegPath?: string | null;
+}
+
+function summary(t: TrackRow, tags: Record<string, string[]>): TrackSummary {
+  return {
+    id: t.id,
+    path: t.path,
+    artist: t.artist,
+    album: t.album,
+    title: t.title,
+    year: t.year,
+    duration: t.duration,
+    genre: tags.genre ?? [],
+    mood: tags.mood ?? [],
+    style: tags.style ?? [],
+  };
+}
+
+/**
+ * The one facade the CLI, the Electron shell and the web server call. Plain Node: it never imports electron.
+ */
+export class Earmark {
+  readonly paths: HomePaths;
+  readonly store: LibraryStore;
+  readonly indexes: VectorIndexes;
+  private readonly ffmpegSetting: string | null;
+
+  private constructor(o: EarmarkOptions) {
+    this.paths = resolveHome(o.home);
+    mkdirSync(this.paths.home, { recursive: true });
+    this.store = new LibraryStore(this.paths.db);
+    this.ffmpegSetting = o.ffmpegPath ?? this.store.setting('ffmpeg.path') ?? null;
+    this.indexes = new VectorIndexes(this.paths.indexDir, this.store, (rep, dim) =>
+      isBuiltin(rep) ? { groups: BUILTIN_REPRESENTATIONS[rep].groups, standardise: true } : { groups: [{ name: rep, start: 0, end: dim }], standardise: false },
+    );
+  }
+
+  static open(o: EarmarkOptions = {}): Earmark {
+    return new Earmark(o);
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  ffmpeg(): Ffmpeg {
+    return resolveFfmpeg(this.ffmpegSetting);
+  }
+
+  scan(folders: string[], o?: ScanOptions): Promise<ScanReport> {
+    if (folders.length === 0) {
+      const roots = this.store.roots().map((r) => r.path);
+      if (roots.length === 0) throw new Error('No folders to scan: name one (earmark scan ~/Music).');
+      return scanLibrary(this.store, roots, o);
+    }
+    return scanLibrary(this.store, folders, o);
+  }
+
+  removeFolder(folder: string): number {
+    return this.store.removeRoot(resolve(folder));
+  }
+
+  /** Analyse what needs analysing, then bring the indexes of the analysed representations up to date. */
+  async analyze(o: AnalyzeOptions = {}): Promise<AnalyzeReport & { indexes: Record<string, 'built' | 'loaded'> }> {
+    const report = await analyzeLibrary(this.store, this.ffmpeg(), o);
+    const indexes: Record<string, 'built' | 'loaded'> = {};
+    if (!report.cancelled) {
+      for (const r of report.representations) if (this.store.vectorCount(r) > 0) indexes[r] = this.indexes.ensure(r).origin;
+    }
+    return { ...report, indexes };
+  }
+
+  track(id: number): TrackSummary | undefined {
+    const t = this.store.trackById(id);
+    return t ? summary(t, this.store.tagsOf(id)) : undefined;
+  }
+
+  async similar(q: SimilarQuery): Promise<SimilarResult> {
+    const rep = q.representation ?? 'dsp';
+    const k = q.k ?? 10;
+    if (!Number.isInteger(k) || k < 1 || k > 1000) throw new Error(`k must be a whole number from 1 to 1000, got ${q.k}`);
+    const repRow = this.store.representation(rep);
+    if (!repRow || this.store.vectorCount(rep) === 0) {
+      throw new Error(`No "${rep}" vectors yet. Run \`earmark analyze${isBuiltin(rep) ? ` --representation ${rep}` : ''}\` first.`);
+    }
+    let track: TrackRow | undefined;
+    if (q.trackId !== undefined) {
+      track = this.store.trackById(q.trackId);
+      if (!track) throw new Error(`No track with id ${q.trackId} in the library.`);
+    } else if (q.path) {
+      track = this.store.trackByPath(resolve(q.path));
+    } else throw new Error('Give a track id or a file path to search from.');
+
+    let raw: Float32Array | undefined = track ? this.store.vector(track.id, rep) : undefined;
+    const path = track ? track.path : resolve(q.path as string);
+    if (!raw) {
+      if (!isBuiltin(rep)) throw new Error(`Files outside the library can be searched with the built-in representations (dsp, mfcc), not "${rep}" yet.`);
+      if (track) throw new Error(`Track ${track.id} has no "${rep}" vector yet (${this.errorOf(track.id) ?? 'not analysed'}). Run \`earmark analyze\`.`);
+      const a = await analyzeFile(this.ffmpeg(), path, null, [rep]);
+      raw = a.vectors[rep];
+    }
+
+    const filters: Array<(id: number) => boolean> = [];
+    const self = track?.id;
+    if (self !== undefined) filters.push((id) => id !== self);
+    if (q.artist && track?.artist) {
+      const same = new Set(
+        (this.store.db.prepare('SELECT id FROM tracks WHERE artist = ? COLLATE NOCASE').all(track.artist) as Array<{ id: number }>).map((r) => r.id),
+      );
+      filters.push(q.artist === 'same' ? (id) => same.has(id) : (id) => !same.has(id));
+    }
+    if (q.excludeSameAlbum && track?.album) {
+      const same = new Set(
+        (
+          this.store.db
+            .prepare('SELECT id FROM tracks WHERE album = ? COLLATE NOCASE AND coalesce(album_artist, artist, \'\') = coalesce(?, ?, \'\') COLLATE NOCASE')
+            .all(track.album, track.album_artist, track.artist) as Array<{ id: number }>
+        ).map((r) => r.id),
+      );
+      filters.push((id) => !same.has(id));
+    }
+    for (const [field, values] of Object.entries(q.tags ?? {})) {
+      const allowed = new Set<number>();
+      for (const v of values) for (const id of this.store.tracksWithTag(field, v)) allowed.add(id);
+      filters.push((id) => allowed.has(id));
+    }
+    const allow = filters.length ? (id: number) => filters.every((f) => f(id)) : undefined;
+    const hits = this.indexes.search(rep, raw, k, allow);
+    const results = hits.map((h, i) => {
+      const t = this.store.trackById(h.trackId) as TrackRow;
+      return { ...summary(t, this.store.tagsOf(t.id)), score: h.score, rank: i + 1 };
+    });
+    return {
+      query: { trackId: track?.id ?? null, path, inLibrary: !!track, artist: track?.artist ?? null, title: track?.title ?? null },
+      representation: rep,
+      results,
+    };
+  }
+
+  private errorOf(id: number): string | null {
+    const e = this.store.errors().find((r) => r.track_id === id);
+    return e ? e.message : null;
+  }
+
+  errors(): ErrorRow[] {
+    return this.store.errors();
+  }
+
+  scanProblems(): Array<{ path: string; code: string; message: string }> {
+    return this.store.scanProblems();
+  }
+
+  info(): LibraryInfo {
+    const errors = this.store.errors();
+    const byStage: Record<string, number> = {};
+    const byCode: Record<string, number> = {};
+    for (const e of errors) {
+      byStage[e.stage] = (byStage[e.stage] ?? 0) + 1;
+      byCode[e.code] = (byCode[e.code] ?? 0) + 1;
+    }
+    let ffmpeg: LibraryInfo['ffmpeg'];
+    try {
+      ffmpeg = { ...this.ffmpeg(), ok: true };
+    } catch (e) {
+      ffmpeg = { ok: false, error: (e as Error).message };
+    }
+    const representations = this.store.representations().map((r) => {
+      const st = this.indexes.state(r.name);
+      const meta = this.indexes.readMeta(r.name);
+      return {
+        name: r.name,
+        kind: r.kind,
+        dim: r.dim,
+        version: r.version,
+        vectors: r.vectors,
+        index: { state: st.state, reason: st.reason, count: meta?.count ?? null, builtAt: meta?.builtAt ?? null },
+      };
+    });
+    return {
+      home: this.paths.home,
+      database: this.paths.db,
+      schemaVersion: schemaVersion(this.store.db),
+      roots: this.store.roots().map((r) => r.path),
+      tracks: this.store.trackCount(),
+      analyzed: Object.fromEntries(representations.map((r) => [r.name, r.vectors])),
+      errors: { total: errors.length, byStage, byCode },
+      scanProblems: this.store.scanProblems().length,
+      tagFields: this.store.tagFieldCounts(),
+      representations,
+      ffmpeg,
+      compute: detectCompute(),
+    };
+  }
+
+  /**
+   * Write a representation's vectors as `FILE.f32` (row-major float32, one row per track, as normalised for the
+   * index unless `raw`) and `FILE.tsv` (row, track id, path, artist, album, title, genre) for other tools.
+   */
+  exportEmbeddings(rep: string, out: string, { raw = false } = {}): { rows: number; dim: number; f32: string; tsv: string } {
+    const r = this.store.representation(rep);
+    if (!r || this.store.vectorCount(rep) === 0) throw new Error(`No "${rep}" vectors to export. Run \`earmark analyze\` first.`);
+    const { ids, data } = this.store.vectors(rep);
+    const normaliser = raw ? null : this.indexes.ensure(rep).meta.normaliser;
+    const base = out.replace(/\.(f32|tsv)$/i, '');
+    mkdirSync(dirname(resolve(base)), { recursive: true });
+    const f32 = `${base}.f32`;
+    const tsv = `${base}.tsv`;
+    const fd = openSync(f32, 'w');
+    try {
+      for (const v of data) {
+        const row = normaliser ? applyNormaliser(normaliser, v) : v;
+        writeSync(fd, Buffer.from(row.buffer, row.byteOffset, row.byteLength));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const genres = this.store.fieldValues('genre');
+    const clean = (s: string | null) => (s ?? '').replace(/[\t\r\n]+/g, ' ');
+    const lines = ['row\ttrack_id\tpath\tartist\talbum\ttitle\tgenre'];
+    ids.forEach((id, i) => {
+      const t = this.store.trackById(id) as TrackRow;
+      lines.push([i, id, clean(t.path), clean(t.artist), clean(t.album), clean(t.title), clean((genres.get(id) ?? []).join('; '))].join('\t'));
+    });
+    const fdT = openSync(tsv, 'w');
+    try {
+      writeSync(fdT, `${lines.join('\n')}\n`);
+    } finally {
+      closeSync(fdT);
+    }
+    return { rows: ids.length, dim: r.dim, f32, tsv };
+  }
+
+  /** A front-end matrix of any audio file, for comparison with other implementations (e.g. librosa). */
+  async features(file: string, req: FeatureRequest): Promise<FeatureMatrix> {
+    return computeFeatures(this.ffmpeg(), file, req);
+  }
+
+  demoLibrary(dir: string, o: DemoOptions = {}): Promise<DemoManifest> {
+    return generateDemoLibrary(this.ffmpeg(), resolve(dir), o);
+  }
+}
+
+export async function computeFeatures(ff: Ffmpeg, file: string, req: FeatureRequest): Promise<FeatureMatrix> {
+  const nFft = req.nFft ?? 2048;
+  const hopLength = req.hopLength ?? 512;
+  const nMels = req.nMels ?? 128;
+  const y = await decodeExcerpt(ff, resolve(file), { offset: req.offset, duration: req.duration, sr: SR });
+  const mel = melspectrogram(y, { sr: SR, nFft, hopLength, nMels, fmin: req.fmin, fmax: req.fmax });
+  let m: Matrix;
+  if (req.kind === 'mel') m = mel;
+  else if (req.kind === 'logmel') m = powerToDb(mel, { topDb: null });
+  else {
+    m = mfccFromMel(mel, req.nMfcc ?? 20);
+    if (req.deltaOrder) m = delta(m, { width: 9, order: req.deltaOrder });
+  }
+  return { shape: [m.rows, m.cols], data: toNested(m), sr: SR };
+}

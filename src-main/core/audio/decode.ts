@@ -1,0 +1,223 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+/** Sample rate of every analysis in Earmark (librosa's default). */
+export const SR = 22050;
+
+export type FfmpegSource = 'setting' | 'bundled' | 'path';
+export interface Ffmpeg {
+  path: string;
+  source: FfmpegSource;
+  version: string;
+}
+
+export type DecodeErrorCode = 'missing' | 'unreadable' | 'empty' | 'not-audio' | 'drm' | 'corrupt' | 'ffmpeg';
+
+/** A per-file decoding failure, with a code the store records and a sentence a person can act on. */
+export class DecodeError extends Error {
+  constructor(
+    readonly code: DecodeErrorCode,
+    message: string,
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = 'DecodeError';
+  }
+}
+
+function versionOf(path: string): string | null {
+  const r = spawnSync(path, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0 || !r.stdout) return null;
+  const m = /ffmpeg version (\S+)/.exec(r.stdout);
+  return m ? m[1] : 'unknown';
+}
+
+function bundledPath(): string | null {
+  try {
+    const require = createRequire(import.meta.url);
+    const mod = require('@ffmpeg-installer/ffmpeg') as { path?: string };
+    return mod.path ?? null;
+  } catch {
+    // The installer throws (a string) when its platform package is absent.
+    return null;
+  }
+}
+
+let cached: Ffmpeg | null = null;
+let cachedKey = '';
+
+/**
+ * Find ffmpeg: the user's setting first, then the binary inside `@ffmpeg-installer/ffmpeg`, then `ffmpeg` on PATH.
+ * A setting that does not run is an error (never silently replaced).
+ */
+export function resolveFfmpeg(setting?: string | null): Ffmpeg {
+  const key = setting ?? '';
+  if (cached && cachedKey === key) return cached;
+  let found: Ffmpeg | null = null;
+  if (setting) {
+    const v = versionOf(setting);
+    if (!v) throw new Error(`The ffmpeg set in settings (${setting}) does not run. Fix the path or clear the setting.`);
+    found = { path: setting, source: 'setting', version: v };
+  } else {
+    const bundled = bundledPath();
+    const bv = bundled ? versionOf(bundled) : null;
+    if (bundled && bv) found = { path: bundled, source: 'bundled', version: bv };
+    else {
+      const pv = versionOf('ffmpeg');
+      if (pv) found = { path: 'ffmpeg', source: 'path', version: pv };
+    }
+  }
+  if (!found) {
+    throw new Error(
+      'No ffmpeg found: the bundled @ffmpeg-installer/ffmpeg is missing and there is no ffmpeg on PATH. ' +
+        'Install ffmpeg (e.g. `apt-get install ffmpeg`) or set its path in settings.',
+    );
+  }
+  cached = found;
+  cachedKey = key;
+  return found;
+}
+
+export interface ExcerptOptions {
+  /** Start, in seconds. */
+  offset?: number;
+  /** Length, in seconds; the rest of the file when omitted. */
+  duration?: number;
+  sr?: number;
+  signal?: AbortSignal;
+}
+
+function checkReadable(file: string): void {
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new DecodeError('not-audio', 'Not a regular file.');
+    size = st.size;
+  } catch (e) {
+    if (e instanceof DecodeError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new DecodeError('missing', 'The file no longer exists.');
+    throw new DecodeError('unreadable', `The file cannot be read (${code ?? String(e)}).`);
+  }
+  if (size === 0) throw new DecodeError('empty', 'The file is empty (0 bytes).');
+  try {
+    accessSync(file, constants.R_OK);
+  } catch {
+    throw new DecodeError('unreadable', 'Permission denied: the file is not readable.');
+  }
+}
+
+/** Turn ffmpeg's complaint into a per-file error a person understands. */
+export function classifyFfmpegError(stderr: string): DecodeError {
+  const s = stderr.toLowerCase();
+  const detail = stderr.trim().split('\n').slice(-3).join(' | ');
+  if (/drm|encrypted|encryption|cenc|protected/.test(s)) {
+    return new DecodeError('drm', 'The audio is DRM-protected (encrypted) and cannot be decoded.', detail);
+  }
+  if (/matches no streams|does not contain any stream|no audio stream|output file #0 does not contain/.test(s)) {
+    return new DecodeError('not-audio', 'The file has no audio stream.', detail);
+  }
+  if (/invalid data found|could not find codec parameters|header missing|moov atom not found|end of file|truncat|invalid argument|unknown format|error while decoding|failed to read/.test(s)) {
+    return new DecodeError('corrupt', 'The file is corrupt or truncated: ffmpeg could not decode it.', detail);
+  }
+  return new DecodeError('ffmpeg', `ffmpeg failed: ${detail || 'no message'}`, detail);
+}
+
+/**
+ * Decode `[offset, offset + duration)` of a file to float32 mono at `sr` (22050 by default) with ffmpeg,
+ * downmixing by averaging channels and resampling with soxr where the build has it (as librosa does).
+ */
+export function decodeExcerpt(ff: Ffmpeg, file: string, o: ExcerptOptions = {}): Promise<Float32Array> {
+  checkReadable(file);
+  const sr = o.sr ?? SR;
+  const args = ['-nostdin', '-hide_banner', '-loglevel', 'error'];
+  if (o.offset && o.offset > 0) args.push('-ss', o.offset.toFixed(3));
+  if (o.duration !== undefined) args.push('-t', o.duration.toFixed(3));
+  args.push('-i', file, '-map', '0:a:0', '-vn', '-ac', '1');
+  if (hasSoxr(ff)) args.push('-af', `aresample=${sr}:resampler=soxr`);
+  args.push('-ar', String(sr), '-f', 'f32le', '-acodec', 'pcm_f32le', 'pipe:1');
+  return new Promise((resolve, reject) => {
+    const child = spawn(ff.path, args, { stdio: ['ignore', 'pipe', 'pipe'], signal: o.signal });
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      chunks.push(c);
+      bytes += c.length;
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (c: string) => {
+      if (stderr.length < 64_000) stderr += c;
+    });
+    child.on('error', (e) => {
+      if ((e as NodeJS.ErrnoException).code === 'ABORT_ERR') reject(e);
+      else reject(new DecodeError('ffmpeg', `Could not run ffmpeg (${ff.path}): ${e.message}`));
+    });
+    child.on('close', (code) => {
+      if (code !== 0) {
+        reject(classifyFfmpegError(stderr));
+        return;
+      }
+      const n = Math.floor(bytes / 4);
+      if (n === 0) {
+        reject(
+          stderr.trim()
+            ? classifyFfmpegError(stderr)
+            : new DecodeError('corrupt', 'No audio could be decoded from the file (it may be truncated or empty).'),
+        );
+        return;
+      }
+      const buf = Buffer.concat(chunks, bytes);
+      // Copy into an aligned buffer: Buffer.concat may return a view at an odd offset of the pool.
+      const out = new Float32Array(n);
+      new Uint8Array(out.buffer).set(buf.subarray(0, n * 4));
+      resolve(out);
+    });
+  });
+}
+
+const soxrCache = new Map<string, boolean>();
+function hasSoxr(ff: Ffmpeg): boolean {
+  let v = soxrCache.get(ff.path);
+  if (v === undefined) {
+    const r = spawnSync(ff.path, ['-hide_banner', '-buildconf'], { encoding: 'utf8', timeout: 10_000 });
+    v = /--enable-libsoxr/.test(r.stdout ?? '');
+    soxrCache.set(ff.path, v);
+  }
+  return v;
+}
+
+export interface Probe {
+  duration: number | null;
+  codec: string | null;
+  sampleRate: number | null;
+  channels: number | null;
+}
+
+/** What ffmpeg says of a file's first audio stream (used when tags carry no duration). */
+export function probe(ff: Ffmpeg, file: string): Promise<Probe> {
+  checkReadable(file);
+  return new Promise((resolve, reject) => {
+    const child = spawn(ff.path, ['-nostdin', '-hide_banner', '-i', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (c: string) => (err += c));
+    child.on('error', reject);
+    child.on('close', () => {
+      const audio = /Stream #\d+:\d+.*?: Audio: (\w+).*?, (\d+) Hz, ([^,]+)/.exec(err);
+      if (!audio) {
+        reject(classifyFfmpegError(err.includes('Invalid data') ? err : `${err}\nno audio stream`));
+        return;
+      }
+      const d = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(err);
+      const channels = audio[3].trim() === 'mono' ? 1 : audio[3].trim() === 'stereo' ? 2 : Number.parseInt(audio[3], 10) || null;
+      resolve({
+        duration: d ? Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]) : null,
+        codec: audio[1],
+        sampleRate: Number(audio[2]),
+        channels,
+      });
+    });
+  });
+}

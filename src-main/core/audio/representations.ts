@@ -1,0 +1,352 @@
+import {
+  autocorrelation,
+  chromaFilterbank,
+  estimateKey,
+  onsetStrength,
+  spectralBandwidth,
+  spectralCentroid,
+  spectralContrast,
+  spectralFlatness,
+  spectralRolloff,
+  tempoFromAcf,
+  tempogramSummary,
+} from './descriptors.js';
+import { applyFilterbank, delta, dctRows, melspectrogramFromSpectrogram, powerToDb } from './features.js';
+import { hstack, type Matrix } from './matrix.js';
+import { spectrogram } from './stft.js';
+
+export interface Excerpt {
+  offset: number;
+  duration: number;
+}
+
+/**
+ * Where to listen in a track: the whole of a short track, otherwise `count` excerpts of `seconds` spread over
+ * it (centred at 20 %, 50 % and 80 % for three), so an intro or a fade does not speak for the whole track.
+ */
+export function planExcerpts(duration: number | null, { seconds = 10, count = 3, wholeBelow = 40 } = {}): Excerpt[] {
+  if (duration === null || !Number.isFinite(duration) || duration <= 0) return [{ offset: 0, duration: wholeBelow }];
+  if (duration <= wholeBelow) return [{ offset: 0, duration }];
+  const out: Excerpt[] = [];
+  for (let i = 0; i < count; i++) {
+    const centre = duration * (count === 3 ? [0.2, 0.5, 0.8][i] : (i + 1) / (count + 1));
+    const offset = Math.max(0, Math.min(duration - seconds, centre - seconds / 2));
+    out.push({ offset: Math.round(offset * 1000) / 1000, duration: seconds });
+  }
+  return out;
+}
+
+export interface FeatureGroup {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** The analysis front end shared by the built-in representations: one STFT per excerpt serves them all. */
+export const FRONT_END = { nFft: 1024, hopLength: 256, nMels: 128, nMfcc: 20 } as const;
+
+export interface FrontEnd {
+  y: Float32Array;
+  sr: number;
+  /** Power spectrogram `[1 + nFft/2, nFrames]`. */
+  S: Matrix;
+  /** `power_to_db(mel, top_db=80)` `[nMels, nFrames]`. */
+  logMel: Matrix;
+  /** `[nMfcc, nFrames]` (librosa.feature.mfcc on this front end). */
+  mfcc: Matrix;
+}
+
+/** Compute the shared front end of one excerpt (`null` when it is too short to analyse). */
+export function frontEnd(y: Float32Array, sr: number): FrontEnd | null {
+  const S = spectrogram(y, { nFft: FRONT_END.nFft, hopLength: FRONT_END.hopLength });
+  if (S.cols < 16) return null;
+  const logMel = powerToDb(melspectrogramFromSpectrogram(S, { sr, nFft: FRONT_END.nFft, nMels: FRONT_END.nMels }));
+  return { y, sr, S, logMel, mfcc: dctRows(logMel, FRONT_END.nMfcc) };
+}
+
+export interface BuiltinRepresentation {
+  name: 'dsp' | 'mfcc';
+  /** Bumped whenever the computation changes: stored vectors of another version are recomputed. */
+  version: string;
+  dim: number;
+  /** Feature groups, each standardised and weighted so that no group dominates the distance. */
+  groups: FeatureGroup[];
+  describe: string;
+  /** One vector from the front ends of a track's excerpts. */
+  compute(excerpts: readonly FrontEnd[]): Float32Array;
+}
+
+/** Mean and population standard deviation of each row of `[nFeatures, nFrames]`. */
+export function rowMeanStd(m: Matrix): { mean: Float64Array; std: Float64Array } {
+  const mean = new Float64Array(m.rows);
+  const std = new Float64Array(m.rows);
+  for (let r = 0; r < m.rows; r++) {
+    let s = 0;
+    const base = r * m.cols;
+    for (let t = 0; t < m.cols; t++) s += m.data[base + t];
+    const mu = s / m.cols;
+    let v = 0;
+    for (let t = 0; t < m.cols; t++) v += (m.data[base + t] - mu) ** 2;
+    mean[r] = mu;
+    std[r] = Math.sqrt(v / m.cols);
+  }
+  return { mean, std };
+}
+
+function stats(x: ArrayLike<number>): { mean: number; std: number } {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  const mean = s / Math.max(1, x.length);
+  let v = 0;
+  for (let i = 0; i < x.length; i++) v += (x[i] - mean) ** 2;
+  return { mean, std: Math.sqrt(v / Math.max(1, x.length)) };
+}
+
+function percentile(x: Float32Array, p: number): number {
+  const sorted = Float32Array.from(x).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))];
+}
+
+/**
+ * The 120-d MFCC baseline of the MTDTL paper (seed 001 §4.3): 20 MFCC (librosa's mfcc on the MTDTL front end,
+ * 1024/256, 128 mel) with Δ and ΔΔ (width 9), mean ‖ population std over all frames of all excerpts.
+ */
+export const MFCC_REPRESENTATION: BuiltinRepresentation = {
+  name: 'mfcc',
+  version: 'mfcc/1',
+  dim: 120,
+  groups: [{ name: 'mfcc', start: 0, end: 120 }],
+  describe: '20 MFCC + Δ + ΔΔ, mean ‖ std (MTDTL baseline)',
+  compute(excerpts) {
+    const parts = excerpts.map((e) => e.mfcc).filter((m) => m.cols >= 9);
+    if (parts.length === 0) throw new Error('The audio is too short to analyse (under 0.1 s).');
+    // Deltas per excerpt (they must not straddle the joins), statistics over all frames.
+    const m = hstack(parts);
+    const d1 = hstack(parts.map((p) => delta(p, { width: 9, order: 1 })));
+    const d2 = hstack(parts.map((p) => delta(p, { width: 9, order: 2 })));
+    const out = new Float32Array(120);
+    [m, d1, d2].forEach((x, i) => {
+      const { mean, std } = rowMeanStd(x);
+      out.set(mean, i * 40);
+      out.set(std, i * 40 + 20);
+    });
+    return out;
+  },
+};
+
+/** Spectral-shape descriptors are taken on every 4th front-end frame (hop 1024 samples, ≈ 46 ms). */
+const DECIMATE = 4;
+/** Mel bands of the three onset envelopes: lows (kick, bass), mids (snare, chords), highs (hats, cymbals). */
+const BANDS: Array<[number, number]> = [
+  [0, 20],
+  [20, 72],
+  [72, FRONT_END.nMels],
+];
+
+/** Every `step`-th frame of `[nBins, nFrames]`. */
+function decimateFrames(S: Matrix, step: number): Matrix {
+  const cols = Math.ceil(S.cols / step);
+  const data = new Float32Array(S.rows * cols);
+  for (let r = 0; r < S.rows; r++) {
+    const src = r * S.cols;
+    const dst = r * cols;
+    for (let t = 0, j = 0; t < S.cols; t += step, j++) data[dst + j] = S.data[src + t];
+  }
+  return { rows: S.rows, cols, data };
+}
+const N_MFCC = 20;
+const COV_MFCC = 10; // covariance among MFCC 1…10
+const TEMPO_BINS = 24;
+const BAND_BINS = 12;
+
+const DSP_LAYOUT = (() => {
+  const groups: FeatureGroup[] = [];
+  let at = 0;
+  const add = (name: string, n: number) => {
+    groups.push({ name, start: at, end: at + n });
+    at += n;
+  };
+  // timbre: MFCC 1..19 mean + std, ΔMFCC 1..12 std, covariance of MFCC 1..10 (upper triangle), spectral shape
+  add('timbre', 19 + 19 + 12 + (COV_MFCC * (COV_MFCC - 1)) / 2 + 8 + 14);
+  // rhythm: onset mean/std/rate, tempo (log2 bpm/120) and its strength, tempogram, 3 band tempograms
+  add('rhythm', 5 + TEMPO_BINS + 3 * BAND_BINS);
+  // harmony: key-relative chroma mean, chroma std, major/minor strength, chroma entropy, tonal change
+  add('harmony', 12 + 1 + 2 + 1 + 1);
+  // dynamics: RMS dB mean/std/p10/p90/range, crest, low-energy ratio, MFCC0 mean/std
+  add('dynamics', 9);
+  return { groups, dim: at };
+})();
+
+/**
+ * Earmark's built-in default for similarity: timbre (MFCC statistics and covariance, spectral shape and
+ * contrast), rhythm (onset strength, tempo, tempogram summaries overall and in three bands), harmony
+ * (key-relative chroma, mode strength) and dynamics, from several excerpts spread over the track.
+ */
+export const DSP_REPRESENTATION: BuiltinRepresentation = {
+  name: 'dsp',
+  version: 'dsp/1',
+  dim: DSP_LAYOUT.dim,
+  groups: DSP_LAYOUT.groups,
+  describe: 'timbre + rhythm + harmony + dynamics descriptors, standardised per group',
+  compute(excerpts) {
+    const usable = excerpts.filter((e) => e.S.cols >= 16);
+    if (usable.length === 0) throw new Error('The audio is too short to analyse (under 0.4 s).');
+    const sr = usable[0].sr;
+    const { nFft, hopLength } = FRONT_END;
+    const fps = sr / hopLength;
+    const maxLag = Math.round(fps * 2); // 2 s: down to 30 BPM
+    const logMels = usable.map((e) => e.logMel);
+    const mfccs = usable.map((e) => e.mfcc);
+    // Spectral shape statistics need no fine time resolution: every DECIMATE-th frame (≈ 46 ms apart).
+    const specs = usable.map((e) => decimateFrames(e.S, DECIMATE));
+    const acfs: Float64Array[] = [];
+    const bandAcfs: Float64Array[][] = [[], [], []];
+    const rmsDb: number[] = [];
+    let peak = 0;
+    let sumSq = 0;
+    let nSamples = 0;
+    for (const e of usable) {
+      const lag = Math.min(maxLag, e.logMel.cols - 2);
+      acfs.push(autocorrelation(onsetStrength(e.logMel), lag));
+      BANDS.forEach(([b0, b1], i) => bandAcfs[i].push(autocorrelation(onsetStrength(e.logMel, b0, b1), lag)));
+      // Frame RMS over centred nFft windows (librosa.feature.rms), from prefix sums of y².
+      const y = e.y;
+      const prefix = new Float64Array(y.length + 1);
+      for (let i = 0; i < y.length; i++) {
+        const v = y[i];
+        prefix[i + 1] = prefix[i] + v * v;
+        const a = v < 0 ? -v : v;
+        if (a > peak) peak = a;
+      }
+      sumSq += prefix[y.length];
+      nSamples += y.length;
+      for (let t = 0; t < e.S.cols; t += DECIMATE) {
+        const c = t * hopLength;
+        const lo = Math.max(0, c - nFft / 2);
+        const hi = Math.min(y.length, c + nFft / 2);
+        rmsDb.push(10 * Math.log10(Math.max(1e-10, (prefix[hi] - prefix[lo]) / nFft)));
+      }
+    }
+    const out = new Float32Array(DSP_LAYOUT.dim);
+    let at = 0;
+    const push = (v: number) => {
+      out[at++] = Number.isFinite(v) ? v : 0;
+    };
+
+    // ── timbre ──
+    const M = hstack(mfccs);
+    const { mean: mMean, std: mStd } = rowMeanStd(M);
+    for (let i = 1; i < N_MFCC; i++) push(mMean[i]);
+    for (let i = 1; i < N_MFCC; i++) push(mStd[i]);
+    const D = hstack(mfccs.map((m) => delta(m, { width: 9 })));
+    const { std: dStd } = rowMeanStd(D);
+    for (let i = 1; i <= 12; i++) push(dStd[i]);
+    for (let i = 1; i <= COV_MFCC; i++) {
+      for (let j = i + 1; j <= COV_MFCC; j++) {
+        let s = 0;
+        for (let t = 0; t < M.cols; t++) s += (M.data[i * M.cols + t] - mMean[i]) * (M.data[j * M.cols + t] - mMean[j]);
+        push(s / M.cols / Math.max(1e-6, mStd[i] * mStd[j])); // correlation: scale-free co-variation
+      }
+    }
+    const S = hstack(specs);
+    const centroid = spectralCentroid(S, sr, nFft);
+    const bandwidth = spectralBandwidth(S, sr, nFft, centroid);
+    const rolloff = spectralRolloff(S, sr, nFft);
+    const flatness = spectralFlatness(S);
+    const logc = centroid.map((c) => Math.log2(Math.max(20, c)));
+    const cs = stats(logc);
+    push(cs.mean);
+    push(cs.std);
+    const bs = stats(bandwidth.map((b) => Math.log2(Math.max(20, b))));
+    push(bs.mean);
+    push(bs.std);
+    const rs = stats(rolloff.map((r) => Math.log2(Math.max(20, r))));
+    push(rs.mean);
+    push(rs.std);
+    const fs = stats(flatness.map((f) => Math.log10(Math.max(1e-10, f))));
+    push(fs.mean);
+    push(fs.std);
+    const contrast = spectralContrast(S, sr, nFft);
+    const { mean: cMean, std: cStd } = rowMeanStd(contrast);
+    for (let i = 0; i < contrast.rows; i++) push(cMean[i]);
+    for (let i = 0; i < contrast.rows; i++) push(cStd[i]);
+
+    // ── rhythm ──
+    const meanAcf = (list: Float64Array[]) => {
+      const n = Math.min(...list.map((a) => a.length));
+      const out2 = new Float64Array(n);
+      for (const a of list) for (let l = 0; l < n; l++) out2[l] += a[l] / list.length;
+      return out2;
+    };
+    const acf = meanAcf(acfs);
+    const onset = stats(hstack(logMels.map((l) => ({ rows: 1, cols: l.cols, data: onsetStrength(l) }))).data);
+    push(onset.mean);
+    push(onset.std);
+    let peaks = 0;
+    let frames = 0;
+    for (const l of logMels) {
+      const o = onsetStrength(l);
+      const thr = stats(o).mean + stats(o).std;
+      for (let t = 1; t < o.length - 1; t++) if (o[t] > thr && o[t] >= o[t - 1] && o[t] > o[t + 1]) peaks++;
+      frames += o.length;
+    }
+    push((peaks / Math.max(1, frames)) * fps);
+    const tempo = tempoFromAcf(acf, fps);
+    push(Math.log2(tempo.bpm / 120));
+    push(tempo.strength);
+    for (const v of tempogramSummary(acf, fps, TEMPO_BINS)) push(v);
+    for (const list of bandAcfs) for (const v of tempogramSummary(meanAcf(list), fps, BAND_BINS)) push(v);
+
+    // ── harmony ──
+    const chroma = applyFilterbank(chromaFilterbank(sr, nFft), S);
+    for (let t = 0; t < chroma.cols; t++) {
+      let mx = 0;
+      for (let c = 0; c < 12; c++) mx = Math.max(mx, chroma.data[c * chroma.cols + t]);
+      if (mx > 0) for (let c = 0; c < 12; c++) chroma.data[c * chroma.cols + t] /= mx;
+    }
+    const { mean: chMean, std: chStd } = rowMeanStd(chroma);
+    const key = estimateKey(chMean);
+    for (let c = 0; c < 12; c++) push(chMean[(key.tonic + c) % 12]);
+    push(chStd.reduce((a, b) => a + b, 0) / 12);
+    push(key.majorStrength);
+    push(key.minorStrength);
+    const total = chMean.reduce((a, b) => a + b, 0) || 1;
+    push(-chMean.reduce((a, b) => (b > 0 ? a + (b / total) * Math.log2(b / total) : a), 0));
+    let change = 0;
+    for (let t = 1; t < chroma.cols; t++) {
+      let d = 0;
+      for (let c = 0; c < 12; c++) d += (chroma.data[c * chroma.cols + t] - chroma.data[c * chroma.cols + t - 1]) ** 2;
+      change += Math.sqrt(d);
+    }
+    push(change / Math.max(1, chroma.cols - 1));
+
+    // ── dynamics ──
+    const rms = Float32Array.from(rmsDb);
+    const r = stats(rms);
+    push(r.mean);
+    push(r.std);
+    const p10 = percentile(rms, 0.1);
+    const p90 = percentile(rms, 0.9);
+    push(p10);
+    push(p90);
+    push(p90 - p10);
+    push(20 * Math.log10(Math.max(1e-6, peak) / Math.max(1e-6, Math.sqrt(sumSq / Math.max(1, nSamples)))));
+    let low = 0;
+    for (const v of rms) if (v < r.mean) low++;
+    push(low / rms.length);
+    push(mMean[0]);
+    push(mStd[0]);
+
+    if (at !== DSP_LAYOUT.dim) throw new Error(`dsp layout mismatch: wrote ${at} of ${DSP_LAYOUT.dim}`);
+    return out;
+  },
+};
+
+export const BUILTIN_REPRESENTATIONS: Record<'dsp' | 'mfcc', BuiltinRepresentation> = {
+  dsp: DSP_REPRESENTATION,
+  mfcc: MFCC_REPRESENTATION,
+};
+
+export function isBuiltin(name: string): name is 'dsp' | 'mfcc' {
+  return name === 'dsp' || name === 'mfcc';
+}

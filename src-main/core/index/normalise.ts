@@ -1,0 +1,54 @@
+import type { FeatureGroup } from '../audio/representations.js';
+
+/** Per-dimension statistics over a library, and the group layout that decides the weights. */
+export interface Normaliser {
+  mean: number[];
+  std: number[];
+  /** Multiplier per dimension after z-scoring: 1/√(group size), so each group counts equally. */
+  weight: number[];
+}
+
+/**
+ * Fit a normaliser: z-score every dimension over the library, then scale each group by 1/√(its size) so that
+ * every group contributes the same expected squared length, whatever its number of dimensions.
+ * A representation with one group (a learned embedding) is z-scored only when `standardise` is set.
+ */
+export function fitNormaliser(vectors: readonly Float32Array[], dim: number, groups: readonly FeatureGroup[], standardise = true): Normaliser {
+  const mean = new Array<number>(dim).fill(0);
+  const std = new Array<number>(dim).fill(1);
+  if (standardise && vectors.length > 1) {
+    for (const v of vectors) for (let i = 0; i < dim; i++) mean[i] += v[i];
+    for (let i = 0; i < dim; i++) mean[i] /= vectors.length;
+    const varSum = new Array<number>(dim).fill(0);
+    for (const v of vectors) for (let i = 0; i < dim; i++) varSum[i] += (v[i] - mean[i]) ** 2;
+    for (let i = 0; i < dim; i++) {
+      const s = Math.sqrt(varSum[i] / vectors.length);
+      // A constant dimension carries no information: zero it rather than blow it up.
+      std[i] = s > 1e-9 * Math.max(1, Math.abs(mean[i])) ? s : Infinity;
+    }
+  }
+  const weight = new Array<number>(dim).fill(1);
+  for (const g of groups) for (let i = g.start; i < g.end; i++) weight[i] = 1 / Math.sqrt(g.end - g.start);
+  return { mean, std, weight };
+}
+
+export function applyNormaliser(n: Normaliser, v: Float32Array): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const z = (v[i] - n.mean[i]) / n.std[i];
+    out[i] = Number.isFinite(z) ? z * n.weight[i] : 0;
+  }
+  return out;
+}
+
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+}

@@ -1,0 +1,113 @@
+import { opendir, realpath, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+
+/** File extensions Earmark treats as audio. */
+export const AUDIO_EXTENSIONS = new Set([
+  '.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.m4b', '.mp4', '.aac', '.wav', '.wave', '.aif', '.aiff', '.aifc',
+  '.wma', '.ape', '.wv', '.mpc', '.webm', '.mka', '.dsf', '.dff', '.m4p',
+]);
+
+export function isAudioPath(path: string): boolean {
+  return AUDIO_EXTENSIONS.has(extname(path).toLowerCase());
+}
+
+export interface FoundFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface WalkProblem {
+  path: string;
+  code: string;
+  message: string;
+}
+
+function describe(e: unknown): { code: string; message: string } {
+  const code = (e as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+  const words: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOENT: 'vanished while scanning',
+    ENAMETOOLONG: 'name too long for this system',
+    ELOOP: 'too many levels of symbolic links',
+    EIO: 'input/output error (disk or network problem)',
+  };
+  return { code, message: words[code] ?? (e as Error).message ?? String(e) };
+}
+
+/**
+ * Every audio file below `roots`, following symbolic links but never visiting a directory or a file twice
+ * (so symlink loops end and a file linked from two places is one track). Problems (unreadable folders,
+ * vanished files, over-long names) are reported and the walk goes on.
+ */
+export async function walkAudio(roots: readonly string[], onProblem: (p: WalkProblem) => void, signal?: AbortSignal): Promise<FoundFile[]> {
+  const seenDirs = new Set<string>();
+  const seenFiles = new Set<string>();
+  const found: FoundFile[] = [];
+  const stack: string[] = [];
+  for (const r of roots) stack.push(r);
+  while (stack.length) {
+    signal?.throwIfAborted();
+    const dir = stack.pop() as string;
+    let real: string;
+    try {
+      real = await realpath(dir);
+    } catch (e) {
+      onProblem({ path: dir, ...describe(e) });
+      continue;
+    }
+    if (seenDirs.has(real)) continue;
+    seenDirs.add(real);
+    let handle;
+    try {
+      handle = await opendir(dir);
+    } catch (e) {
+      const d = describe(e);
+      if (d.code === 'ENOTDIR') {
+        // A root that is a single file.
+        await consider(dir);
+        continue;
+      }
+      onProblem({ path: dir, ...d });
+      continue;
+    }
+    const subdirs: string[] = [];
+    try {
+      for await (const entry of handle) {
+        const p = join(dir, entry.name);
+        if (entry.isDirectory()) subdirs.push(p);
+        else if (entry.isFile()) {
+          if (isAudioPath(p)) await consider(p);
+        } else if (entry.isSymbolicLink()) {
+          try {
+            const st = await stat(p);
+            if (st.isDirectory()) subdirs.push(p);
+            else if (st.isFile() && isAudioPath(p)) await consider(p);
+          } catch (e) {
+            onProblem({ path: p, ...describe(e) });
+          }
+        }
+      }
+    } catch (e) {
+      onProblem({ path: dir, ...describe(e) });
+    }
+    // Depth-first in name order, so scans list files in a stable order.
+    subdirs.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+    stack.push(...subdirs);
+  }
+  found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return found;
+
+  async function consider(p: string): Promise<void> {
+    try {
+      const st = await stat(p, { bigint: true });
+      const key = `${st.dev}:${st.ino}`;
+      if (seenFiles.has(key)) return;
+      seenFiles.add(key);
+      found.push({ path: p, size: Number(st.size), mtimeMs: Math.floor(Number(st.mtimeMs)) });
+    } catch (e) {
+      onProblem({ path: p, ...describe(e) });
+    }
+  }
+}
