@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 /** Sample rate of every analysis in Earmark (librosa's default). */
@@ -108,6 +108,34 @@ function checkReadable(file: string): void {
   }
 }
 
+const DRM_MARKERS = [
+  Buffer.from('enca'), // MP4 encrypted audio sample entry (CENC, FairPlay)
+  Buffer.from('sinf'), // MP4 protection scheme information
+  Buffer.from('drms'), // iTunes FairPlay (.m4p)
+  // ASF Content Encryption Object {2211B3FB-BD23-11D2-B4B7-00C04FB3A7E0}
+  Buffer.from([0xfb, 0xb3, 0x11, 0x22, 0x23, 0xbd, 0xd2, 0x11, 0xb4, 0xb7, 0x00, 0xc0, 0x4f, 0xb3, 0xa7, 0xe0]),
+];
+
+/** Whether a file's container declares encryption (looked for in its first and last 2 MiB). */
+export function looksDrmProtected(file: string): boolean {
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r');
+    const size = statSync(file).size;
+    const span = Math.min(size, 2 * 1024 * 1024);
+    const parts = [0, Math.max(0, size - span)].map((pos) => {
+      const b = Buffer.alloc(span);
+      const n = readSync(fd as number, b, 0, span, pos);
+      return b.subarray(0, n);
+    });
+    return parts.some((b) => DRM_MARKERS.some((m) => b.includes(m)));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
 /** Turn ffmpeg's complaint into a per-file error a person understands. */
 export function classifyFfmpegError(stderr: string): DecodeError {
   const s = stderr.toLowerCase();
@@ -115,7 +143,7 @@ export function classifyFfmpegError(stderr: string): DecodeError {
   if (/drm|encrypted|encryption|cenc|protected/.test(s)) {
     return new DecodeError('drm', 'The audio is DRM-protected (encrypted) and cannot be decoded.', detail);
   }
-  if (/matches no streams|does not contain any stream|no audio stream|output file #0 does not contain/.test(s)) {
+  if (/matches no streams|does not contain any stream|no audio stream|output file #0 does not contain|cannot determine format of input stream/.test(s)) {
     return new DecodeError('not-audio', 'The file has no audio stream.', detail);
   }
   if (/invalid data found|could not find codec parameters|header missing|moov atom not found|end of file|truncat|invalid argument|unknown format|error while decoding|failed to read/.test(s)) {
@@ -155,11 +183,17 @@ export function decodeExcerpt(ff: Ffmpeg, file: string, o: ExcerptOptions = {}):
       else reject(new DecodeError('ffmpeg', `Could not run ffmpeg (${ff.path}): ${e.message}`));
     });
     child.on('close', (code) => {
+      const n = Math.floor(bytes / 4);
+      if (code !== 0 || n === 0) {
+        if (looksDrmProtected(file)) {
+          reject(new DecodeError('drm', 'The audio is DRM-protected (encrypted) and cannot be decoded.', stderr.trim().split('\n').slice(-2).join(' | ')));
+          return;
+        }
+      }
       if (code !== 0) {
         reject(classifyFfmpegError(stderr));
         return;
       }
-      const n = Math.floor(bytes / 4);
       if (n === 0) {
         reject(
           stderr.trim()

@@ -139,6 +139,26 @@ export function onsetStrength(logS: Matrix, b0 = 0, b1 = logS.rows): Float32Arra
   return out;
 }
 
+/**
+ * An onset envelope smoothed by a small Gaussian (σ in frames), so that a beat period falling between two
+ * frame lags still gives one clear autocorrelation peak instead of two half-height ones.
+ */
+export function smoothEnvelope(x: Float32Array, sigma = 1): Float32Array {
+  const half = Math.ceil(3 * sigma);
+  const kernel = Array.from({ length: 2 * half + 1 }, (_, i) => Math.exp(-0.5 * ((i - half) / sigma) ** 2));
+  const norm = kernel.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(x.length);
+  for (let t = 0; t < x.length; t++) {
+    let s = 0;
+    for (let i = -half; i <= half; i++) {
+      const j = t + i;
+      if (j >= 0 && j < x.length) s += kernel[i + half] * x[j];
+    }
+    out[t] = s / norm;
+  }
+  return out;
+}
+
 /** Normalised autocorrelation of a mean-removed envelope for lags 0…maxLag. */
 export function autocorrelation(x: Float32Array, maxLag: number): Float64Array {
   const n = x.length;

@@ -3,6 +3,7 @@ import {
   chromaFilterbank,
   estimateKey,
   onsetStrength,
+  smoothEnvelope,
   spectralBandwidth,
   spectralCentroid,
   spectralContrast,
@@ -207,8 +208,8 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
     let nSamples = 0;
     for (const e of usable) {
       const lag = Math.min(maxLag, e.logMel.cols - 2);
-      acfs.push(autocorrelation(onsetStrength(e.logMel), lag));
-      BANDS.forEach(([b0, b1], i) => bandAcfs[i].push(autocorrelation(onsetStrength(e.logMel, b0, b1), lag)));
+      acfs.push(autocorrelation(smoothEnvelope(onsetStrength(e.logMel)), lag));
+      BANDS.forEach(([b0, b1], i) => bandAcfs[i].push(autocorrelation(smoothEnvelope(onsetStrength(e.logMel, b0, b1)), lag)));
       // Frame RMS over centred nFft windows (librosa.feature.rms), from prefix sums of y².
       const y = e.y;
       const prefix = new Float64Array(y.length + 1);

@@ -46,12 +46,12 @@ const NOT_FACETS = new Set([
   'asin', 'catalognumber', 'releasecountry', 'releasestatus', 'releasetype', 'totaltracks',
 ]);
 
-function addFacet(facets: Record<string, string[]>, field: string, value: string | null): void {
+function addFacet(facets: Record<string, string[]>, field: string, value: string | null, separator: RegExp = /\u0000/): void {
   if (value === null) return;
   const name = field.trim().toLowerCase();
   if (!name || NOT_FACETS.has(name) || name.startsWith('musicbrainz') || name.startsWith('acoustid') || name.startsWith('replaygain')) return;
   // ID3v2.4 keeps several values in one frame separated by NUL; older taggers leave the NUL in.
-  for (const part of value.split('\u0000')) {
+  for (const part of value.split(separator)) {
     const v = part.trim();
     if (!v) continue;
     const list = (facets[name] ??= []);
@@ -70,9 +70,11 @@ export function facetsFromNative(native: IAudioMetadata['native']): Record<strin
       const id = tag.id;
       const value = text(tag.value);
       if (format.startsWith('ID3v2')) {
-        if (id === 'TCON' || id === 'TCO') addFacet(facets, 'genre', value === null ? null : id3Genre(value));
-        else if (id === 'TMOO') addFacet(facets, 'mood', value);
-        else if (id.startsWith('TXXX:')) addFacet(facets, id.slice(5), value);
+        // ID3v2.3 has no multi-value frames: taggers join values with ";" (TagLib) — split them again.
+        const sep = format === 'ID3v2.4' ? /\u0000/ : /\u0000|;/;
+        if (id === 'TCON' || id === 'TCO') addFacet(facets, 'genre', value === null ? null : id3Genre(value), sep);
+        else if (id === 'TMOO') addFacet(facets, 'mood', value, sep);
+        else if (id.startsWith('TXXX:')) addFacet(facets, id.slice(5), value, sep);
       } else if (format === 'vorbis' || format === 'APEv2' || format === 'asf') {
         const key = format === 'asf' ? id.replace(/^WM\//, '') : id;
         addFacet(facets, key.toLowerCase() === 'genre' ? 'genre' : key, value);
@@ -104,6 +106,7 @@ function rank(format: string): number {
 export async function readTrackFacts(path: string): Promise<TrackFacts> {
   const m = await parseFile(path, { duration: false, skipCovers: true });
   const f = m.format;
+  if (!f.container && !f.codec) throw new Error('not a recognised audio file (no container or codec found)');
   const c = m.common;
   const nonEmpty = (s: string | undefined | null) => (s && s.trim() ? s.trim() : null);
   return {

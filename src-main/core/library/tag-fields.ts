@@ -1,10 +1,15 @@
 import {
+  ByteVector,
   File,
   Id3v2FrameClassType,
   Id3v2FrameIdentifiers,
+  Id3v2Settings,
   Id3v2Tag,
   Id3v2UserTextInformationFrame,
+  Mpeg4AppleDataBoxFlagType,
   Mpeg4AppleTag,
+  Mpeg4BoxType,
+  StringType,
   TagTypes,
   XiphComment,
 } from 'node-taglib-sharp';
@@ -26,6 +31,10 @@ export interface WriteOptions {
 }
 
 const ITUNES = 'com.apple.iTunes';
+
+// Genres are written as text ("Bebop"), never as ID3v1 numeric references ("(85)"), which lose values
+// that are not in the 1990s list and mangle the ones that are (ID3v1's list spells it "Bebob").
+Id3v2Settings.useNumericGenres = false;
 
 function setUserText(id3: Id3v2Tag, description: string, values: string[]): void {
   const frames = id3.getFramesByClassType<Id3v2UserTextInformationFrame>(Id3v2FrameClassType.UserTextInformationFrame);
@@ -67,6 +76,8 @@ export function writeTags(path: string, tags: TagSet, { id3Version = 4 }: WriteO
       const upper = name.toUpperCase();
       if (name === 'genre') {
         t.genres = values;
+        // MP4: one data box per value in ©gen, as MusicBrainz Picard writes it (the library joins them with "; ").
+        if (apple) apple.setQuickTimeData(Mpeg4BoxType.GEN, values.map((v) => ByteVector.fromString(v, StringType.UTF8)), Mpeg4AppleDataBoxFlagType.ContainsText);
         continue;
       }
       if (id3) {

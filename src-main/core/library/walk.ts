@@ -43,8 +43,8 @@ function describe(e: unknown): { code: string; message: string } {
  */
 export async function walkAudio(roots: readonly string[], onProblem: (p: WalkProblem) => void, signal?: AbortSignal): Promise<FoundFile[]> {
   const seenDirs = new Set<string>();
-  const seenFiles = new Set<string>();
-  const found: FoundFile[] = [];
+  // One entry per file (device:inode); a file reached both directly and through a link keeps its own path.
+  const files = new Map<string, FoundFile & { viaLink: boolean }>();
   const stack: string[] = [];
   for (const r of roots) stack.push(r);
   while (stack.length) {
@@ -66,7 +66,7 @@ export async function walkAudio(roots: readonly string[], onProblem: (p: WalkPro
       const d = describe(e);
       if (d.code === 'ENOTDIR') {
         // A root that is a single file.
-        await consider(dir);
+        await consider(dir, false);
         continue;
       }
       onProblem({ path: dir, ...d });
@@ -78,12 +78,12 @@ export async function walkAudio(roots: readonly string[], onProblem: (p: WalkPro
         const p = join(dir, entry.name);
         if (entry.isDirectory()) subdirs.push(p);
         else if (entry.isFile()) {
-          if (isAudioPath(p)) await consider(p);
+          if (isAudioPath(p)) await consider(p, false);
         } else if (entry.isSymbolicLink()) {
           try {
             const st = await stat(p);
             if (st.isDirectory()) subdirs.push(p);
-            else if (st.isFile() && isAudioPath(p)) await consider(p);
+            else if (st.isFile() && isAudioPath(p)) await consider(p, true);
           } catch (e) {
             onProblem({ path: p, ...describe(e) });
           }
@@ -96,16 +96,17 @@ export async function walkAudio(roots: readonly string[], onProblem: (p: WalkPro
     subdirs.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
     stack.push(...subdirs);
   }
+  const found: FoundFile[] = [...files.values()].map(({ path, size, mtimeMs }) => ({ path, size, mtimeMs }));
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return found;
 
-  async function consider(p: string): Promise<void> {
+  async function consider(p: string, viaLink: boolean): Promise<void> {
     try {
       const st = await stat(p, { bigint: true });
       const key = `${st.dev}:${st.ino}`;
-      if (seenFiles.has(key)) return;
-      seenFiles.add(key);
-      found.push({ path: p, size: Number(st.size), mtimeMs: Math.floor(Number(st.mtimeMs)) });
+      const prev = files.get(key);
+      if (prev && (prev.viaLink === viaLink ? prev.path <= p : !prev.viaLink)) return;
+      files.set(key, { path: p, size: Number(st.size), mtimeMs: Math.floor(Number(st.mtimeMs)), viaLink });
     } catch (e) {
       onProblem({ path: p, ...describe(e) });
     }

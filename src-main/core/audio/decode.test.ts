@@ -1,0 +1,114 @@
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ffmpeg, lavfi, tempDir } from '../../../tests/helpers/fixtures.js';
+import { decodeExcerpt, DecodeError, probe, resolveFfmpeg, SR } from './decode.js';
+import { spectrogram } from './stft.js';
+
+const { dir, cleanup } = tempDir();
+afterAll(cleanup);
+
+function dominantHz(y: Float32Array): number {
+  const S = spectrogram(y.subarray(0, 8192), { nFft: 8192, hopLength: 8192, center: false });
+  let best = 0;
+  for (let k = 1; k < S.rows; k++) if (S.data[k] > S.data[best]) best = k;
+  return (best * SR) / 8192;
+}
+
+async function failure(file: string): Promise<DecodeError> {
+  try {
+    await decodeExcerpt(ffmpeg(), file);
+  } catch (e) {
+    if (e instanceof DecodeError) return e;
+    throw e;
+  }
+  throw new Error(`decoding ${file} did not fail`);
+}
+
+describe('ffmpeg resolution', () => {
+  it('prefers the bundled binary and reports its version', () => {
+    const ff = resolveFfmpeg();
+    expect(['bundled', 'path']).toContain(ff.source);
+    expect(ff.version).toBeTruthy();
+  });
+  it('refuses a user setting that does not run, rather than silently using another', () => {
+    expect(() => resolveFfmpeg('/nonexistent/ffmpeg')).toThrow(/does not run/);
+  });
+});
+
+describe('decodeExcerpt', () => {
+  const formats = ['mp3', 'flac', 'ogg', 'opus', 'm4a', 'wav'];
+  for (const fmt of formats) {
+    it(`decodes ${fmt} to float32 mono at 22050 Hz`, async () => {
+      const f = join(dir, `tone.${fmt}`);
+      lavfi(f, 'sine=f=440:d=4:sample_rate=44100', ['-ac', '2']);
+      const y = await decodeExcerpt(ffmpeg(), f);
+      expect(y).toBeInstanceOf(Float32Array);
+      expect(Math.abs(y.length - 4 * SR)).toBeLessThan(0.1 * SR); // codec padding differs a little
+      expect(Math.abs(dominantHz(y.subarray(SR)) - 440)).toBeLessThan(4);
+    });
+  }
+
+  it('decodes only the excerpt asked for', async () => {
+    const f = join(dir, 'chirp.flac');
+    // 2 s at 300 Hz then 2 s at 1200 Hz.
+    lavfi(f, 'aevalsrc=sin(2*PI*(300+900*gte(t\\,2))*t):d=4:s=44100');
+    const y = await decodeExcerpt(ffmpeg(), f, { offset: 2.5, duration: 1 });
+    expect(Math.abs(y.length - SR)).toBeLessThan(50);
+    expect(Math.abs(dominantHz(y) - 1200)).toBeLessThan(4);
+  });
+
+  it('reports a missing file', async () => {
+    expect((await failure(join(dir, 'nope.mp3'))).code).toBe('missing');
+  });
+  it('reports an empty file', async () => {
+    const f = join(dir, 'empty.mp3');
+    writeFileSync(f, '');
+    expect((await failure(f)).code).toBe('empty');
+  });
+  it('reports a text file with an audio extension as not audio or corrupt', async () => {
+    const f = join(dir, 'text.flac');
+    writeFileSync(f, 'hello, not audio\n'.repeat(100));
+    expect(['not-audio', 'corrupt']).toContain((await failure(f)).code);
+  });
+  it('reports a truncated file whose header promises more', async () => {
+    const src = join(dir, 'whole.m4a');
+    lavfi(src, 'sine=f=440:d=3');
+    const f = join(dir, 'truncated.m4a');
+    writeFileSync(f, readFileSync(src).subarray(0, 1500));
+    expect((await failure(f)).code).toBe('corrupt');
+  });
+  it('reports DRM-protected (CENC-encrypted) audio', async () => {
+    const f = join(dir, 'drm.m4a');
+    lavfi(f, 'sine=f=440:d=2', ['-c:a', 'aac', '-encryption_scheme', 'cenc-aes-ctr', '-encryption_key', '76a6c65c5ea762046bd749a2e632ccbb', '-encryption_kid', 'a7e61c373e219033c21091fa607bf3b8']);
+    const e = await failure(f);
+    expect(e.code).toBe('drm');
+    expect(e.message).toMatch(/DRM/);
+  });
+  it('reports a video file without audio as not audio', async () => {
+    const f = join(dir, 'silent-video.mp4');
+    lavfi(f, 'color=c=black:s=32x32:d=1', ['-c:v', 'mpeg4']);
+    const g = join(dir, 'silent-video.m4a');
+    copyFileSync(f, g);
+    expect((await failure(g)).code).toBe('not-audio');
+  });
+  it.runIf(process.getuid?.() !== 0)('reports an unreadable file', async () => {
+    const f = join(dir, 'locked.wav');
+    lavfi(f, 'sine=f=440:d=1');
+    chmodSync(f, 0o000);
+    expect((await failure(f)).code).toBe('unreadable');
+    chmodSync(f, 0o644);
+  });
+});
+
+describe('probe', () => {
+  it('reads duration, codec, rate and channels', async () => {
+    const f = join(dir, 'probe.ogg');
+    lavfi(f, 'sine=f=440:d=3:sample_rate=44100', ['-ac', '2']);
+    const p = await probe(ffmpeg(), f);
+    expect(p.duration).toBeCloseTo(3, 0);
+    expect(p.codec).toBe('vorbis');
+    expect(p.sampleRate).toBe(44100);
+    expect(p.channels).toBe(2);
+  });
+});
