@@ -104,7 +104,7 @@ function rank(format: string): number {
 
 /** Read headers and tags. Throws for files music-metadata cannot parse (the scanner records that per file). */
 export async function readTrackFacts(path: string): Promise<TrackFacts> {
-  const m = await parseFile(path, { duration: false, skipCovers: true });
+  const m = await parseFile(path, { duration: true, skipCovers: true });
   const f = m.format;
   if (!f.container && !f.codec) throw new Error('not a recognised audio file (no container or codec found)');
   const c = m.common;
