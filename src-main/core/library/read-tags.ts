@@ -46,7 +46,11 @@ const NOT_FACETS = new Set([
   'asin', 'catalognumber', 'releasecountry', 'releasestatus', 'releasetype', 'totaltracks',
 ]);
 
-function addFacet(facets: Record<string, string[]>, field: string, value: string | null, separator: RegExp = /\u0000/): void {
+// NUL separates values inside ID3v2.4 frames; RegExp built from a string to say so plainly.
+const NUL = new RegExp(String.fromCharCode(0));
+const NUL_OR_SEMICOLON = new RegExp(`${String.fromCharCode(0)}|;`);
+
+function addFacet(facets: Record<string, string[]>, field: string, value: string | null, separator: RegExp = NUL): void {
   if (value === null) return;
   const name = field.trim().toLowerCase();
   if (!name || NOT_FACETS.has(name) || name.startsWith('musicbrainz') || name.startsWith('acoustid') || name.startsWith('replaygain')) return;
@@ -71,7 +75,7 @@ export function facetsFromNative(native: IAudioMetadata['native']): Record<strin
       const value = text(tag.value);
       if (format.startsWith('ID3v2')) {
         // ID3v2.3 has no multi-value frames: taggers join values with ";" (TagLib) — split them again.
-        const sep = format === 'ID3v2.4' ? /\u0000/ : /\u0000|;/;
+        const sep = format === 'ID3v2.4' ? NUL : NUL_OR_SEMICOLON;
         if (id === 'TCON' || id === 'TCO') addFacet(facets, 'genre', value === null ? null : id3Genre(value), sep);
         else if (id === 'TMOO') addFacet(facets, 'mood', value, sep);
         else if (id.startsWith('TXXX:')) addFacet(facets, id.slice(5), value, sep);
