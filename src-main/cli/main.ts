@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Earmark, type SimilarQuery } from '../core/api.js';
 import { formatDuration, ProgressBar } from './progress.js';
 
@@ -302,6 +303,44 @@ program
     await withEarmark(cmd, (e) => {
       const n = e.removeFolder(folder);
       process.stdout.write(`Removed ${folder} and ${n} tracks from the library.\n`);
+    });
+  });
+
+program
+  .command('quickstart')
+  .description('first run: make a demo library in the data folder if there is no music folder yet, scan, analyse, and show similar tracks')
+  .option('--tracks <n>', 'size of the demo library', positiveInt('--tracks'), 40)
+  .action(async (o: { tracks: number }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      let roots = e.store.roots().map((r) => r.path);
+      if (roots.length === 0) {
+        const demo = join(e.paths.home, 'demo-library');
+        process.stdout.write(`No music folder yet: writing a ${o.tracks}-track demo library to ${demo} …\n`);
+        const bar = new ProgressBar('Generating');
+        await e.demoLibrary(demo, { tracks: o.tracks, onProgress: (d, t) => bar.update(d, t) });
+        bar.done();
+        roots = [demo];
+        process.stdout.write(`(Point Earmark at your own music with: earmark scan ~/Music)\n`);
+      }
+      const scanBar = new ProgressBar('Scanning');
+      const s = await e.scan(roots, { onProgress: (p) => p.total > 0 && scanBar.update(p.done, p.total) });
+      scanBar.done();
+      process.stdout.write(`Scanned ${s.files} files in ${roots.join(', ')}: ${s.added} new, ${s.changed} changed, ${s.moved} moved, ${s.removed} removed.\n`);
+      const bar = new ProgressBar('Analyzing');
+      const a = await e.analyze({ onProgress: (p) => bar.update(p.done, p.total, { etaMs: p.etaMs, rate: p.tracksPerSecond, failed: p.failed }) });
+      bar.done();
+      process.stdout.write(a.total ? `Analysed ${a.analyzed} tracks${a.failed ? `, ${a.failed} could not be decoded (earmark errors)` : ''}.\n` : 'Every track is analysed already.\n');
+      const withVectors = e.store.db
+        .prepare("SELECT t.id FROM tracks t JOIN vectors v ON v.track_id = t.id AND v.representation = 'dsp' ORDER BY t.artist IS NULL, t.id LIMIT 1")
+        .get() as { id: number } | undefined;
+      if (!withVectors) {
+        process.stdout.write('No track could be analysed, so there is nothing to compare yet.\n');
+        return;
+      }
+      const r = await e.similar({ trackId: withVectors.id, k: 8 });
+      process.stdout.write(`\nTracks that sound like #${r.query.trackId} ${r.query.artist ?? '?'} – ${r.query.title ?? r.query.path}:\n`);
+      for (const t of r.results) process.stdout.write(`${String(t.rank).padStart(3)}. ${t.score.toFixed(3)}  ${pad(t.artist ?? '?', 24)} ${pad(t.title ?? t.path, 28)} ${t.genre.join('; ')}\n`);
+      process.stdout.write(`\nTry: earmark similar <file or id>, earmark info, earmark --help   (data: ${e.paths.home})\n`);
     });
   });
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,17 @@ describe('ffmpeg resolution', () => {
     const ff = resolveFfmpeg();
     expect(['bundled', 'path']).toContain(ff.source);
     expect(ff.version).toBeTruthy();
+  });
+  const onPath = spawnSync('ffmpeg', ['-version']).status === 0;
+  it.runIf(onPath)('falls back to ffmpeg on PATH when the bundled binary is absent, and decodes with it', async () => {
+    const ff = resolveFfmpeg(null, { skipBundled: true });
+    expect(ff).toMatchObject({ path: 'ffmpeg', source: 'path' });
+    const f = join(dir, 'path-ffmpeg.wav');
+    lavfi(f, 'sine=f=440:d=1');
+    expect((await decodeExcerpt(ff, f)).length).toBe(SR);
+  });
+  it('uses a user setting first', () => {
+    expect(resolveFfmpeg(resolveFfmpeg().path).source).toBe('setting');
   });
   it('refuses a user setting that does not run, rather than silently using another', () => {
     expect(() => resolveFfmpeg('/nonexistent/ffmpeg')).toThrow(/does not run/);

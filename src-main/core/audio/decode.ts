@@ -51,8 +51,8 @@ let cachedKey = '';
  * Find ffmpeg: the user's setting first, then the binary inside `@ffmpeg-installer/ffmpeg`, then `ffmpeg` on PATH.
  * A setting that does not run is an error (never silently replaced).
  */
-export function resolveFfmpeg(setting?: string | null): Ffmpeg {
-  const key = setting ?? '';
+export function resolveFfmpeg(setting?: string | null, o: { skipBundled?: boolean } = {}): Ffmpeg {
+  const key = `${setting ?? ''}|${o.skipBundled ? 1 : 0}`;
   if (cached && cachedKey === key) return cached;
   let found: Ffmpeg | null = null;
   if (setting) {
@@ -60,7 +60,7 @@ export function resolveFfmpeg(setting?: string | null): Ffmpeg {
     if (!v) throw new Error(`The ffmpeg set in settings (${setting}) does not run. Fix the path or clear the setting.`);
     found = { path: setting, source: 'setting', version: v };
   } else {
-    const bundled = bundledPath();
+    const bundled = o.skipBundled ? null : bundledPath();
     const bv = bundled ? versionOf(bundled) : null;
     if (bundled && bv) found = { path: bundled, source: 'bundled', version: bv };
     else {

@@ -76,6 +76,12 @@ describe('dsp representation', () => {
     const dark = DSP_REPRESENTATION.compute([frontEnd(tone(200, 3), SR)!]);
     expect(bright[centroidAt]).toBeGreaterThan(dark[centroidAt] + 3); // log2 Hz: more than 3 octaves apart
   });
+  it('gives the same dsp vector whether or not the mfcc front end was computed alongside', () => {
+    const y = clicks(120, 6);
+    const both = DSP_REPRESENTATION.compute([frontEnd(y, SR, { fine: true })!]);
+    const alone = DSP_REPRESENTATION.compute([frontEnd(y, SR, { fine: false })!]);
+    both.forEach((v, i) => expect(Math.abs(v - alone[i]), `dim ${i}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
+  });
   it('rejects audio too short to analyse', () => {
     expect(frontEnd(new Float32Array(1000), SR)).toBeNull();
   });

@@ -43,26 +43,67 @@ export interface FeatureGroup {
   end: number;
 }
 
-/** The analysis front end shared by the built-in representations: one STFT per excerpt serves them all. */
+/** The MTDTL front end of the `mfcc` baseline (seed 001): 1024/256, 128 mel. */
 export const FRONT_END = { nFft: 1024, hopLength: 256, nMels: 128, nMfcc: 20 } as const;
+/** The `dsp` front end: the same window at twice the hop (≈ 23 ms), which is all its statistics need. */
+export const DSP_FRONT_END = { nFft: 1024, hopLength: 512, nMels: 128, nMfcc: 20 } as const;
 
-export interface FrontEnd {
-  y: Float32Array;
-  sr: number;
+export interface Frames {
+  hopLength: number;
   /** Power spectrogram `[1 + nFft/2, nFrames]`. */
   S: Matrix;
-  /** `power_to_db(mel, top_db=80)` `[nMels, nFrames]`. */
+  /** Log-mel power in dB `[nMels, nFrames]`. */
   logMel: Matrix;
-  /** `[nMfcc, nFrames]` (librosa.feature.mfcc on this front end). */
+  /** `[nMfcc, nFrames]`. */
   mfcc: Matrix;
 }
 
-/** Compute the shared front end of one excerpt (`null` when it is too short to analyse). */
-export function frontEnd(y: Float32Array, sr: number): FrontEnd | null {
-  const S = spectrogram(y, { nFft: FRONT_END.nFft, hopLength: FRONT_END.hopLength });
+/**
+ * The analysis front end of one excerpt. `fine` (hop 256, `power_to_db` with librosa's top_db = 80, exactly
+ * librosa's MFCC) feeds `mfcc`; `coarse` (hop 512, dB floored at an absolute −80 dB so each frame depends on
+ * itself alone) feeds `dsp`. Frame 2t of the hop-256 STFT is frame t of the hop-512 STFT, so when both are
+ * needed one STFT serves both, and `dsp` vectors are the same whether or not `mfcc` was computed alongside.
+ */
+export interface FrontEnd {
+  y: Float32Array;
+  sr: number;
+  fine: Frames | null;
+  coarse: Frames;
+}
+
+function decimateFrames(S: Matrix, step: number): Matrix {
+  const cols = Math.ceil(S.cols / step);
+  const data = new Float32Array(S.rows * cols);
+  for (let r = 0; r < S.rows; r++) {
+    const src = r * S.cols;
+    const dst = r * cols;
+    for (let t = 0, j = 0; t < S.cols; t += step, j++) data[dst + j] = S.data[src + t];
+  }
+  return { rows: S.rows, cols, data };
+}
+
+/** Compute the front end of one excerpt (`null` when it is too short to analyse). */
+export function frontEnd(y: Float32Array, sr: number, { fine = true }: { fine?: boolean } = {}): FrontEnd | null {
+  const mel = (S: Matrix) => melspectrogramFromSpectrogram(S, { sr, nFft: FRONT_END.nFft, nMels: FRONT_END.nMels });
+  const coarseFrom = (S: Matrix, melPower: Matrix): Frames => {
+    const logMel = powerToDb(melPower, { amin: 1e-8, topDb: null });
+    return { hopLength: DSP_FRONT_END.hopLength, S, logMel, mfcc: dctRows(logMel, DSP_FRONT_END.nMfcc) };
+  };
+  if (fine) {
+    const S = spectrogram(y, { nFft: FRONT_END.nFft, hopLength: FRONT_END.hopLength });
+    if (S.cols < 32) return null;
+    const M = mel(S);
+    const logMel = powerToDb(M);
+    return {
+      y,
+      sr,
+      fine: { hopLength: FRONT_END.hopLength, S, logMel, mfcc: dctRows(logMel, FRONT_END.nMfcc) },
+      coarse: coarseFrom(decimateFrames(S, 2), decimateFrames(M, 2)),
+    };
+  }
+  const S = spectrogram(y, { nFft: DSP_FRONT_END.nFft, hopLength: DSP_FRONT_END.hopLength });
   if (S.cols < 16) return null;
-  const logMel = powerToDb(melspectrogramFromSpectrogram(S, { sr, nFft: FRONT_END.nFft, nMels: FRONT_END.nMels }));
-  return { y, sr, S, logMel, mfcc: dctRows(logMel, FRONT_END.nMfcc) };
+  return { y, sr, fine: null, coarse: coarseFrom(S, mel(S)) };
 }
 
 export interface BuiltinRepresentation {
@@ -119,7 +160,10 @@ export const MFCC_REPRESENTATION: BuiltinRepresentation = {
   groups: [{ name: 'mfcc', start: 0, end: 120 }],
   describe: '20 MFCC + Δ + ΔΔ, mean ‖ std (MTDTL baseline)',
   compute(excerpts) {
-    const parts = excerpts.map((e) => e.mfcc).filter((m) => m.cols >= 9);
+    const parts = excerpts.map((e) => {
+      if (!e.fine) throw new Error('the mfcc representation needs the fine (hop 256) front end');
+      return e.fine.mfcc;
+    }).filter((m) => m.cols >= 9);
     if (parts.length === 0) throw new Error('The audio is too short to analyse (under 0.1 s).');
     // Deltas per excerpt (they must not straddle the joins), statistics over all frames.
     const m = hstack(parts);
@@ -135,8 +179,8 @@ export const MFCC_REPRESENTATION: BuiltinRepresentation = {
   },
 };
 
-/** Spectral-shape descriptors are taken on every 4th front-end frame (hop 1024 samples, ≈ 46 ms). */
-const DECIMATE = 4;
+/** Spectral-shape descriptors are taken on every 2nd dsp frame (hop 1024 samples, ≈ 46 ms). */
+const DECIMATE = 2;
 /** Mel bands of the three onset envelopes: lows (kick, bass), mids (snare, chords), highs (hats, cymbals). */
 const BANDS: Array<[number, number]> = [
   [0, 20],
@@ -144,18 +188,7 @@ const BANDS: Array<[number, number]> = [
   [72, FRONT_END.nMels],
 ];
 
-/** Every `step`-th frame of `[nBins, nFrames]`. */
-function decimateFrames(S: Matrix, step: number): Matrix {
-  const cols = Math.ceil(S.cols / step);
-  const data = new Float32Array(S.rows * cols);
-  for (let r = 0; r < S.rows; r++) {
-    const src = r * S.cols;
-    const dst = r * cols;
-    for (let t = 0, j = 0; t < S.cols; t += step, j++) data[dst + j] = S.data[src + t];
-  }
-  return { rows: S.rows, cols, data };
-}
-const N_MFCC = 20;
+const N_MFCC = DSP_FRONT_END.nMfcc;
 const COV_MFCC = 10; // covariance among MFCC 1…10
 const TEMPO_BINS = 24;
 const BAND_BINS = 12;
@@ -185,15 +218,15 @@ const DSP_LAYOUT = (() => {
  */
 export const DSP_REPRESENTATION: BuiltinRepresentation = {
   name: 'dsp',
-  version: 'dsp/1',
+  version: 'dsp/2',
   dim: DSP_LAYOUT.dim,
   groups: DSP_LAYOUT.groups,
   describe: 'timbre + rhythm + harmony + dynamics descriptors, standardised per group',
   compute(excerpts) {
-    const usable = excerpts.filter((e) => e.S.cols >= 16);
+    const usable = excerpts.filter((e) => e.coarse.S.cols >= 16).map((e) => ({ y: e.y, sr: e.sr, ...e.coarse }));
     if (usable.length === 0) throw new Error('The audio is too short to analyse (under 0.4 s).');
     const sr = usable[0].sr;
-    const { nFft, hopLength } = FRONT_END;
+    const { nFft, hopLength } = DSP_FRONT_END;
     const fps = sr / hopLength;
     const maxLag = Math.round(fps * 2); // 2 s: down to 30 BPM
     const logMels = usable.map((e) => e.logMel);

@@ -112,7 +112,9 @@ export class VectorIndexes {
     const r = this.store.representation(rep);
     if (!r) throw new Error(`Unknown representation "${rep}". Run \`earmark analyze --representation ${rep}\` first.`);
     const cached = this.loaded.get(rep);
-    if (cached && cached.meta.generation === r.generation && cached.meta.count === this.store.vectorCount(rep)) return cached;
+    // Every vector insert, update and delete moves the generation on (SQLite triggers), so an equal
+    // generation means an equal set of vectors: no need to count them on every query.
+    if (cached && cached.meta.generation === r.generation) return cached;
     const st = this.state(rep);
     if (st.state === 'fresh') {
       const meta = this.readMeta(rep) as IndexMeta;

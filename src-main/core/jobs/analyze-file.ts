@@ -30,7 +30,8 @@ export async function decodeForAnalysis(ff: Ffmpeg, path: string, duration: numb
 export function computeBuiltins(audio: Float32Array[], reps: readonly string[]): { vectors: Record<string, Float32Array>; ms: number } {
   const t0 = performance.now();
   const vectors: Record<string, Float32Array> = {};
-  const fronts = audio.map((y) => frontEnd(y, SR)).filter((f): f is FrontEnd => f !== null);
+  const fine = reps.includes('mfcc');
+  const fronts = audio.map((y) => frontEnd(y, SR, { fine })).filter((f): f is FrontEnd => f !== null);
   if (fronts.length === 0) throw new Error('The audio is too short to analyse (under 0.2 s).');
   for (const name of reps) {
     const rep = BUILTIN_REPRESENTATIONS[name as 'dsp' | 'mfcc'];
