@@ -1,7 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Earmark, type SimilarQuery } from '../core/api.js';
+import { EarmarkService } from '../core/service.js';
+import { startServer } from '../server/server.js';
 import { formatDuration, ProgressBar } from './progress.js';
 
 /** The `earmark` command line: a thin adapter over core/api.ts. */
@@ -341,6 +344,40 @@ program
       process.stdout.write(`\nTracks that sound like #${r.query.trackId} ${r.query.artist ?? '?'} – ${r.query.title ?? r.query.path}:\n`);
       for (const t of r.results) process.stdout.write(`${String(t.rank).padStart(3)}. ${t.score.toFixed(3)}  ${pad(t.artist ?? '?', 24)} ${pad(t.title ?? t.path, 28)} ${t.genre.join('; ')}\n`);
       process.stdout.write(`\nTry: earmark similar <file or id>, earmark info, earmark --help   (data: ${e.paths.home})\n`);
+    });
+  });
+
+program
+  .command('serve')
+  .description('web mode: serve the Earmark interface and its API on 127.0.0.1 (open the printed address in a browser)')
+  .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', positiveInt('--port'))
+  .option('--token <t>', 'access token (default: a new random one each start)')
+  .option('--ui <dir>', 'the built interface (default: out/renderer beside this program)')
+  .option('--demo', 'when the library has no folder yet, add a generated demo library first')
+  .action(async (o: { port?: number; token?: string; ui?: string; demo?: boolean }, cmd: Command) => {
+    const g = cmd.optsWithGlobals() as Global;
+    const service = new EarmarkService({ home: g.home, ffmpegPath: g.ffmpeg });
+    const staticDir = o.ui ? resolve(o.ui) : resolve(dirname(fileURLToPath(import.meta.url)), '../renderer');
+    const server = await startServer({ service, staticDir, port: o.port, token: o.token });
+    if (o.demo && service.roots().length === 0) {
+      const demo = join(service.earmark.paths.home, 'demo-library');
+      if (!existsSync(join(demo, 'earmark-demo.json'))) {
+        process.stdout.write(`No music folder yet: writing a demo library to ${demo} …\n`);
+        await service.earmark.demoLibrary(demo, { tracks: 40 });
+      }
+      await service.call('addFolder', { path: demo });
+    }
+    process.stdout.write(`Earmark is serving ${service.earmark.paths.home}\n  open ${server.openUrl}\n  (127.0.0.1 only; from another machine use an SSH tunnel: ssh -L ${server.port}:127.0.0.1:${server.port} host)\nPress Ctrl+C to stop.\n`);
+    await new Promise<void>((done) => {
+      const stop = () => {
+        process.stdout.write('Stopping…\n');
+        void server
+          .close()
+          .then(() => service.close())
+          .then(done);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
   });
 

@@ -37,6 +37,8 @@ export interface TrackSummary {
 export interface SimilarQuery {
   /** A library track id. */
   trackId?: number;
+  /** Several library tracks: results are near all of them (the mean of their directions). */
+  trackIds?: number[];
   /** A file: a library track's path, or any audio file outside the library (analysed on the fly). */
   path?: string;
   k?: number;
@@ -50,7 +52,7 @@ export interface SimilarQuery {
 }
 
 export interface SimilarResult {
-  query: { trackId: number | null; path: string; inLibrary: boolean; artist: string | null; title: string | null };
+  query: { trackId: number | null; trackIds: number[]; path: string; inLibrary: boolean; artist: string | null; title: string | null };
   representation: string;
   results: Array<TrackSummary & { score: number; rank: number }>;
 }
@@ -133,7 +135,7 @@ export class Earmark {
     this.paths = resolveHome(o.home);
     mkdirSync(this.paths.home, { recursive: true });
     this.store = new LibraryStore(this.paths.db);
-    this.ffmpegSetting = o.ffmpegPath ?? this.store.setting('ffmpeg.path') ?? null;
+    this.ffmpegSetting = o.ffmpegPath ?? null;
     this.indexes = new VectorIndexes(this.paths.indexDir, this.store, (rep, dim) =>
       isBuiltin(rep) ? { groups: BUILTIN_REPRESENTATIONS[rep].groups, standardise: true } : { groups: [{ name: rep, start: 0, end: dim }], standardise: false },
     );
@@ -148,7 +150,8 @@ export class Earmark {
   }
 
   ffmpeg(): Ffmpeg {
-    return resolveFfmpeg(this.ffmpegSetting);
+    // An explicit choice first, then the user's stored setting (read each time, so a change applies at once).
+    return resolveFfmpeg(this.ffmpegSetting ?? this.store.setting('ffmpeg.path') ?? null);
   }
 
   scan(folders: string[], o?: ScanOptions): Promise<ScanReport> {
@@ -187,55 +190,84 @@ export class Earmark {
     if (!repRow || this.store.vectorCount(rep) === 0) {
       throw new Error(`No "${rep}" vectors yet. Run \`earmark analyze${isBuiltin(rep) ? ` --representation ${rep}` : ''}\` first.`);
     }
-    let track: TrackRow | undefined;
-    if (q.trackId !== undefined) {
-      track = this.store.trackById(q.trackId);
-      if (!track) throw new Error(`No track with id ${q.trackId} in the library.`);
-    } else if (q.path) {
-      track = this.store.trackByPath(resolve(q.path));
-    } else throw new Error('Give a track id or a file path to search from.');
+    const seedIds = q.trackIds ?? (q.trackId !== undefined ? [q.trackId] : []);
+    const seeds: TrackRow[] = [];
+    for (const id of seedIds) {
+      const t = this.store.trackById(id);
+      if (!t) throw new Error(`No track with id ${id} in the library.`);
+      seeds.push(t);
+    }
+    if (seeds.length === 0) {
+      if (!q.path) throw new Error('Give a track id or a file path to search from.');
+      const t = this.store.trackByPath(resolve(q.path));
+      if (t) seeds.push(t);
+    }
+    const track: TrackRow | undefined = seeds[0];
 
-    let raw: Float32Array | undefined = track ? this.store.vector(track.id, rep) : undefined;
+    // The query: each seed's vector in the index's space, unit length, averaged ("more like these").
+    const queryVectors: Float32Array[] = [];
+    for (const t of seeds) {
+      const raw = this.store.vector(t.id, rep);
+      if (!raw) throw new Error(`Track ${t.id} has no "${rep}" vector yet (${this.errorOf(t.id) ?? 'not analysed'}). Run \`earmark analyze\`.`);
+      queryVectors.push(raw);
+    }
     const path = track ? track.path : resolve(q.path as string);
-    if (!raw) {
+    if (queryVectors.length === 0) {
       if (!isBuiltin(rep)) throw new Error(`Files outside the library can be searched with the built-in representations (dsp, mfcc), not "${rep}" yet.`);
-      if (track) throw new Error(`Track ${track.id} has no "${rep}" vector yet (${this.errorOf(track.id) ?? 'not analysed'}). Run \`earmark analyze\`.`);
       const a = await analyzeFile(this.ffmpeg(), path, null, [rep]);
-      raw = a.vectors[rep];
+      queryVectors.push(a.vectors[rep]);
+    }
+    const dim = repRow.dim;
+    const query = new Float32Array(dim);
+    for (const raw of queryVectors) {
+      const v = this.indexes.normalise(rep, raw);
+      let n = 0;
+      for (let i = 0; i < dim; i++) n += v[i] * v[i];
+      n = Math.sqrt(n) || 1;
+      for (let i = 0; i < dim; i++) query[i] += v[i] / n / queryVectors.length;
     }
 
     const filters: Array<(id: number) => boolean> = [];
-    const self = track?.id;
-    if (self !== undefined) filters.push((id) => id !== self);
+    const selves = new Set(seeds.map((t) => t.id));
+    if (selves.size) filters.push((id) => !selves.has(id));
     if (q.artist && track?.artist) {
       const same = new Set(
         (this.store.db.prepare('SELECT id FROM tracks WHERE artist = ? COLLATE NOCASE').all(track.artist) as Array<{ id: number }>).map((r) => r.id),
       );
       filters.push(q.artist === 'same' ? (id) => same.has(id) : (id) => !same.has(id));
     }
-    if (q.excludeSameAlbum && track?.album) {
-      const same = new Set(
-        (
-          this.store.db
-            .prepare('SELECT id FROM tracks WHERE album = ? COLLATE NOCASE AND coalesce(album_artist, artist, \'\') = coalesce(?, ?, \'\') COLLATE NOCASE')
-            .all(track.album, track.album_artist, track.artist) as Array<{ id: number }>
-        ).map((r) => r.id),
-      );
+    if (q.excludeSameAlbum) {
+      const same = new Set<number>();
+      for (const t of seeds) {
+        if (!t.album) continue;
+        const rows = this.store.db
+          .prepare("SELECT id FROM tracks WHERE album = ? COLLATE NOCASE AND coalesce(album_artist, artist, '') = coalesce(?, ?, '') COLLATE NOCASE")
+          .all(t.album, t.album_artist, t.artist) as Array<{ id: number }>;
+        for (const r of rows) same.add(r.id);
+      }
       filters.push((id) => !same.has(id));
     }
     for (const [field, values] of Object.entries(q.tags ?? {})) {
+      if (values.length === 0) continue;
       const allowed = new Set<number>();
       for (const v of values) for (const id of this.store.tracksWithTag(field, v)) allowed.add(id);
       filters.push((id) => allowed.has(id));
     }
     const allow = filters.length ? (id: number) => filters.every((f) => f(id)) : undefined;
-    const hits = this.indexes.search(rep, raw, k, allow);
+    const hits = this.indexes.searchNormalised(rep, query, k, allow);
     const results = hits.map((h, i) => {
       const t = this.store.trackById(h.trackId) as TrackRow;
       return { ...summary(t, this.store.tagsOf(t.id)), score: h.score, rank: i + 1 };
     });
     return {
-      query: { trackId: track?.id ?? null, path, inLibrary: !!track, artist: track?.artist ?? null, title: track?.title ?? null },
+      query: {
+        trackId: track?.id ?? null,
+        trackIds: seeds.map((t) => t.id),
+        path,
+        inLibrary: !!track,
+        artist: track?.artist ?? null,
+        title: track ? (seeds.length > 1 ? `${seeds.length} tracks` : track.title) : null,
+      },
       representation: rep,
       results,
     };

@@ -190,9 +190,14 @@ export class VectorIndexes {
    * Filtering happens inside the HNSW search, so k results come back whenever k tracks pass.
    */
   search(rep: string, raw: Float32Array, k: number, allow?: (trackId: number) => boolean): Neighbour[] {
+    return this.searchNormalised(rep, this.normalise(rep, raw), k, allow);
+  }
+
+  /** Search with a query already in the index's space (from `normalise`, e.g. the mean of several). */
+  searchNormalised(rep: string, normalised: Float32Array, k: number, allow?: (trackId: number) => boolean): Neighbour[] {
     const li = this.ensure(rep);
     if (!li.hnsw || li.meta.count === 0) return [];
-    const q = Array.from(applyNormaliser(li.meta.normaliser, raw));
+    const q = Array.from(normalised);
     const n = Math.min(k, li.meta.count);
     if (n <= 0) return [];
     li.hnsw.setEf(Math.max(li.meta.params.ef, n));

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { SORT_COLUMNS, type ApiMethod, type ApiRequest } from './contract.js';
+
+/**
+ * Runtime checks of every request in the contract. Main (IPC) and the web server run `validateRequest` before
+ * anything reaches the core; a bad argument is refused with a message naming the field.
+ */
+const empty = z.object({}).strict();
+const field = z.string().trim().min(1).max(64).regex(/^[\p{L}\p{N}_ .:-]+$/u, 'a tag field name');
+const tagFilter = z.record(field, z.array(z.string().max(500)).max(200));
+const rep = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'a representation name');
+const absPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'a path without NUL bytes');
+const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+export const REQUEST_SCHEMAS = {
+  info: empty,
+  addFolder: z.object({ path: absPath }).strict(),
+  removeFolder: z.object({ path: absPath }).strict(),
+  queryTracks: z
+    .object({
+      offset: z.number().int().min(0),
+      limit: z.number().int().min(1).max(2000),
+      search: z.string().max(500).optional(),
+      sort: z.object({ column: z.enum(SORT_COLUMNS), direction: z.enum(['asc', 'desc']) }).strict().optional(),
+      facets: tagFilter.optional(),
+      status: z.enum(['all', 'analyzed', 'pending', 'error']).optional(),
+    })
+    .strict(),
+  facets: z.object({ fields: z.array(field).max(50).optional(), limit: z.number().int().min(1).max(1000).optional() }).strict(),
+  track: z.object({ id, representation: rep.optional(), k: z.number().int().min(1).max(100).optional() }).strict(),
+  similar: z
+    .object({
+      trackIds: z.array(id).min(1).max(50).optional(),
+      path: absPath.optional(),
+      uploadId: z.string().regex(/^[a-f0-9]{32}$/).optional(),
+      k: z.number().int().min(1).max(1000).optional(),
+      representation: rep.optional(),
+      artist: z.enum(['same', 'different']).optional(),
+      excludeSameAlbum: z.boolean().optional(),
+      tags: tagFilter.optional(),
+    })
+    .strict()
+    .refine((r) => [r.trackIds, r.path, r.uploadId].filter((x) => x !== undefined).length === 1, 'give exactly one of trackIds, path, uploadId'),
+  startScan: empty,
+  startAnalyze: z.object({ representations: z.array(z.enum(['dsp', 'mfcc'])).min(1).max(2).optional() }).strict(),
+  cancelJob: z.object({ id: z.string().min(1).max(64) }).strict(),
+  jobs: empty,
+  map: z.object({ representation: rep.optional(), field: field.optional() }).strict(),
+  errors: empty,
+  settings: empty,
+  updateSettings: z.object({ ffmpegPath: absPath.nullable().optional() }).strict(),
+} satisfies Record<ApiMethod, z.ZodType>;
+
+export class BadRequestError extends Error {
+  readonly code = 'bad-request';
+}
+
+export function isApiMethod(m: unknown): m is ApiMethod {
+  return typeof m === 'string' && Object.prototype.hasOwnProperty.call(REQUEST_SCHEMAS, m);
+}
+
+/** Check a method name and its request; throws `BadRequestError` saying what is wrong. */
+export function validateRequest<M extends ApiMethod>(method: unknown, req: unknown): { method: M; req: ApiRequest<M> } {
+  if (!isApiMethod(method)) throw new BadRequestError(`Unknown method ${JSON.stringify(method)}.`);
+  const r = REQUEST_SCHEMAS[method].safeParse(req ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue.path.length ? issue.path.join('.') : 'request';
+    throw new BadRequestError(`Bad ${method} request: ${where}: ${issue.message}`);
+  }
+  return { method: method as M, req: r.data as ApiRequest<M> };
+}

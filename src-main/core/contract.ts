@@ -1,0 +1,189 @@
+/**
+ * The one contract between the renderer and the backend: method names with their request and response types,
+ * and the events the backend pushes. Main, preload and renderer import it as types only; the runtime checks of
+ * every request live in `contract-schema.ts` and run in main (Electron) and in the web server.
+ */
+import type { LibraryInfo, SimilarResult, TrackSummary } from './api.js';
+
+export type { LibraryInfo, SimilarResult, TrackSummary } from './api.js';
+
+export type AnalysisStatus = 'analyzed' | 'pending' | 'error';
+
+/** A row of the library table. */
+export interface TrackListRow extends TrackSummary {
+  status: AnalysisStatus;
+  /** Why analysis (or reading tags) failed, in words. */
+  error: string | null;
+  format: string | null;
+}
+
+export const SORT_COLUMNS = ['title', 'artist', 'album', 'genre', 'mood', 'style', 'year', 'duration', 'status', 'added', 'path'] as const;
+export type SortColumn = (typeof SORT_COLUMNS)[number];
+
+export interface TrackQuery {
+  offset: number;
+  limit: number;
+  /** Words that must all appear in title, artist, album, path or a tag value (case-insensitive). */
+  search?: string;
+  sort?: { column: SortColumn; direction: 'asc' | 'desc' };
+  /** Keep tracks carrying one of the values in each field; fields combine with AND. */
+  facets?: Record<string, string[]>;
+  status?: AnalysisStatus | 'all';
+}
+
+export interface TrackPage {
+  total: number;
+  offset: number;
+  rows: TrackListRow[];
+}
+
+export interface FacetValue {
+  value: string;
+  count: number;
+}
+export interface FacetField {
+  field: string;
+  tracks: number;
+  values: FacetValue[];
+}
+
+export interface TrackDetail {
+  track: TrackListRow;
+  tags: Record<string, string[]>;
+  file: {
+    path: string;
+    size: number;
+    modified: number;
+    container: string | null;
+    codec: string | null;
+    bitrate: number | null;
+    sampleRate: number | null;
+    channels: number | null;
+    lossless: boolean | null;
+    duration: number | null;
+    trackNo: number | null;
+    albumArtist: string | null;
+  };
+  analysis: Array<{ representation: string; computedAt: number; excerpts: Array<{ offset: number; duration: number }> }>;
+  errors: Array<{ stage: string; code: string; message: string }>;
+  neighbours: SimilarResult | null;
+}
+
+export interface SimilarRequest {
+  /** One or more library tracks ("more like these": the query is their mean direction). */
+  trackIds?: number[];
+  /** A file path (library or not; analysed on the fly when outside the library). */
+  path?: string;
+  /** An audio file sent by the page (web mode), as returned by `uploadAudio`. */
+  uploadId?: string;
+  k?: number;
+  representation?: string;
+  artist?: 'same' | 'different';
+  excludeSameAlbum?: boolean;
+  tags?: Record<string, string[]>;
+}
+
+export type JobKind = 'scan' | 'analyze';
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobInfo {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  title: string;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  phase: string | null;
+  done: number;
+  total: number;
+  failed: number;
+  etaMs: number | null;
+  current: string | null;
+  /** A sentence about the outcome (or the error). */
+  message: string | null;
+}
+
+export interface MapPoint {
+  id: number;
+  x: number;
+  y: number;
+  title: string | null;
+  artist: string | null;
+  /** The first value of the colouring field. */
+  value: string | null;
+}
+
+export interface MapData {
+  representation: string;
+  field: string;
+  method: string;
+  total: number;
+  points: MapPoint[];
+  /** Colouring values, most common first. */
+  legend: FacetValue[];
+}
+
+export interface ErrorReport {
+  tracks: Array<{ trackId: number; path: string; stage: string; code: string; message: string }>;
+  scan: Array<{ path: string; code: string; message: string }>;
+}
+
+export interface Settings {
+  ffmpegPath: string | null;
+}
+
+type Empty = Record<string, never>;
+
+/** Every method the renderer may call: `{ req, res }`. */
+export interface ApiContract {
+  info: { req: Empty; res: LibraryInfo };
+  addFolder: { req: { path: string }; res: { roots: string[]; job: JobInfo } };
+  removeFolder: { req: { path: string }; res: { roots: string[]; removed: number } };
+  queryTracks: { req: TrackQuery; res: TrackPage };
+  facets: { req: { fields?: string[]; limit?: number }; res: FacetField[] };
+  track: { req: { id: number; representation?: string; k?: number }; res: TrackDetail };
+  similar: { req: SimilarRequest; res: SimilarResult };
+  startScan: { req: Empty; res: JobInfo };
+  startAnalyze: { req: { representations?: Array<'dsp' | 'mfcc'> }; res: JobInfo };
+  cancelJob: { req: { id: string }; res: JobInfo };
+  jobs: { req: Empty; res: JobInfo[] };
+  map: { req: { representation?: string; field?: string }; res: MapData };
+  errors: { req: Empty; res: ErrorReport };
+  settings: { req: Empty; res: Settings };
+  updateSettings: { req: Partial<Settings>; res: Settings };
+}
+
+export type ApiMethod = keyof ApiContract;
+export type ApiRequest<M extends ApiMethod> = ApiContract[M]['req'];
+export type ApiResponse<M extends ApiMethod> = ApiContract[M]['res'];
+
+export type MenuAction = 'add-folder' | 'scan' | 'analyze' | 'navigate';
+
+export type ApiEvent =
+  | { type: 'job'; job: JobInfo }
+  | { type: 'library-changed' }
+  /** From the desktop app's native menu. */
+  | { type: 'menu'; action: MenuAction; to?: string };
+
+/** What a failed call carries across IPC or HTTP. */
+export interface ApiErrorBody {
+  error: { code: 'bad-request' | 'not-found' | 'failed' | 'unauthorized'; message: string };
+}
+
+/**
+ * The bridge the preload script exposes as `window.earmark` (Electron). The renderer wraps it (or HTTP) in one
+ * transport; nothing else in the renderer knows which one it has.
+ */
+export interface EarmarkBridge {
+  call<M extends ApiMethod>(method: M, req: ApiRequest<M>): Promise<ApiResponse<M>>;
+  onEvent(listener: (e: ApiEvent) => void): () => void;
+  /** A URL the page's media element can play: served only for files inside the library roots. */
+  mediaUrl(path: string): string;
+  /** The file system path of a file dropped on the page (Electron only). */
+  pathForFile(file: File): string;
+  /** The native folder picker; null when cancelled. */
+  pickFolder(): Promise<string | null>;
+}
+
+export const MEDIA_SCHEME = 'earmark-media';

@@ -1,0 +1,288 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { Earmark } from './api.js';
+import type {
+  ApiEvent,
+  ApiMethod,
+  ApiRequest,
+  ApiResponse,
+  ErrorReport,
+  MapData,
+  SimilarRequest,
+  TrackDetail,
+} from './contract.js';
+import { BadRequestError, validateRequest } from './contract-schema.js';
+import { projectUmap } from './eval/projection.js';
+import { JobManager } from './jobs/job-manager.js';
+import { facetCounts, listRow, queryTracks } from './library/track-query.js';
+import { resolveLibraryFile } from './media.js';
+import { isAudioPath } from './library/walk.js';
+
+export class NotFoundError extends Error {
+  readonly code = 'not-found';
+}
+
+type Handlers = { [M in ApiMethod]: (req: ApiRequest<M>) => Promise<ApiResponse<M>> | ApiResponse<M> };
+
+const MAX_UPLOAD = 512 * 1024 * 1024;
+
+/**
+ * The backend behind every interactive shell (Electron's utility process, the web server): the contract's
+ * methods over `Earmark`, jobs with progress events, uploads for search-by-file, and the map cache.
+ * Requests are validated here as well as at the edge, so no shell can skip it.
+ */
+export class EarmarkService {
+  readonly earmark: Earmark;
+  readonly jobs = new JobManager();
+  private readonly listeners = new Set<(e: ApiEvent) => void>();
+  private readonly uploadsDir: string;
+  private readonly mapsDir: string;
+  private readonly handlers: Handlers;
+
+  constructor(o: { home?: string | null; ffmpegPath?: string | null } = {}) {
+    this.earmark = Earmark.open(o);
+    this.uploadsDir = join(this.earmark.paths.home, 'uploads');
+    this.mapsDir = join(this.earmark.paths.home, 'maps');
+    rmSync(this.uploadsDir, { recursive: true, force: true });
+    this.jobs.onChange((job) => {
+      this.emit({ type: 'job', job });
+      if (job.finishedAt !== null) this.emit({ type: 'library-changed' });
+    });
+    this.handlers = this.makeHandlers();
+  }
+
+  onEvent(listener: (e: ApiEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: ApiEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Validate and run one call. */
+  async call<M extends ApiMethod>(method: unknown, req: unknown): Promise<ApiResponse<M>> {
+    const v = validateRequest<M>(method, req);
+    const h = this.handlers[v.method] as (r: ApiRequest<M>) => Promise<ApiResponse<M>> | ApiResponse<M>;
+    return h(v.req);
+  }
+
+  /** Roots as stored: media is served only from inside them. */
+  roots(): string[] {
+    return this.earmark.store.roots().map((r) => r.path);
+  }
+
+  mediaFile(requestedPath: string): string {
+    return resolveLibraryFile(this.roots(), requestedPath);
+  }
+
+  /** Keep an audio file sent by the page for search-by-file; returns its upload id. */
+  saveUpload(name: string, bytes: Buffer): string {
+    if (bytes.length === 0) throw new BadRequestError('The file is empty.');
+    if (bytes.length > MAX_UPLOAD) throw new BadRequestError('The file is larger than 512 MB.');
+    const ext = extname(name).toLowerCase();
+    if (!isAudioPath(`x${ext}`)) throw new BadRequestError(`"${name}" is not an audio file Earmark reads (mp3, flac, ogg, opus, m4a, wav, aiff…).`);
+    mkdirSync(this.uploadsDir, { recursive: true });
+    // Keep the 20 most recent uploads.
+    const old = readdirSync(this.uploadsDir)
+      .map((f) => ({ f, t: statSync(join(this.uploadsDir, f)).mtimeMs }))
+      .sort((a, b) => b.t - a.t);
+    for (const o of old.slice(19)) rmSync(join(this.uploadsDir, o.f), { force: true });
+    const id = randomBytes(16).toString('hex');
+    const tmp = join(this.uploadsDir, `${id}.part`);
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, join(this.uploadsDir, `${id}${ext}`));
+    return id;
+  }
+
+  private uploadPath(id: string): string {
+    const f = existsSync(this.uploadsDir) ? readdirSync(this.uploadsDir).find((x) => x.startsWith(`${id}.`) && !x.endsWith('.part')) : undefined;
+    if (!f) throw new NotFoundError('That uploaded file is gone; drop it again.');
+    return join(this.uploadsDir, f);
+  }
+
+  async close(): Promise<void> {
+    await this.jobs.shutdown();
+    this.earmark.close();
+  }
+
+  private startScan() {
+    const roots = this.roots();
+    if (roots.length === 0) throw new BadRequestError('No music folders yet: add one first.');
+    return this.jobs.start('scan', `Scan ${roots.length === 1 ? roots[0] : `${roots.length} folders`}`, async (ctx) => {
+      const r = await this.earmark.scan(roots, {
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress({ phase: p.phase, done: p.done, total: p.total }),
+      });
+      const parts = [`${r.files} files`, `${r.added} new`, `${r.changed} changed`, `${r.moved} moved`, `${r.removed} removed`];
+      if (r.tagErrors) parts.push(`${r.tagErrors} with unreadable tags`);
+      if (r.problems.length) parts.push(`${r.problems.length} problems`);
+      return `Scanned: ${parts.join(', ')}.`;
+    });
+  }
+
+  private startAnalyze(representations?: Array<'dsp' | 'mfcc'>) {
+    const reps = representations ?? ['dsp', 'mfcc'];
+    return this.jobs.start('analyze', `Analyze (${reps.join(', ')})`, async (ctx) => {
+      ctx.progress({ phase: 'analyzing' });
+      const r = await this.earmark.analyze({
+        representations: reps,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress({ done: p.done, total: p.total, failed: p.failed, etaMs: p.etaMs, current: p.current }),
+      });
+      if (r.cancelled) return `${r.analyzed} analysed before the cancel; running it again resumes.`;
+      return r.total === 0 ? 'Everything is analysed already.' : `Analysed ${r.analyzed} of ${r.total} tracks${r.failed ? `; ${r.failed} could not be decoded (see Status)` : ''}.`;
+    });
+  }
+
+  private async map(rep: string, field: string): Promise<MapData> {
+    const store = this.earmark.store;
+    const repRow = store.representation(rep);
+    if (!repRow || store.vectorCount(rep) === 0) throw new BadRequestError(`No "${rep}" vectors yet: analyze the library first.`);
+    const index = this.earmark.indexes.ensure(rep);
+    const cache = join(this.mapsDir, `${rep}.json`);
+    let proj: { generation: number; ids: number[]; xy: Array<[number, number]>; method: string; total: number } | null = null;
+    if (existsSync(cache)) {
+      try {
+        const c = JSON.parse(readFileSync(cache, 'utf8'));
+        if (c.generation === index.meta.generation) proj = c;
+      } catch {
+        proj = null;
+      }
+    }
+    if (!proj) {
+      const { ids, data } = store.vectors(rep);
+      const normalised = data.map((v) => this.earmark.indexes.normalise(rep, v));
+      const p = await projectUmap(Array.from(ids), normalised);
+      proj = { generation: index.meta.generation, ids: p.ids, xy: p.xy, method: p.method, total: ids.length };
+      mkdirSync(this.mapsDir, { recursive: true });
+      writeFileSync(`${cache}.tmp`, JSON.stringify(proj));
+      renameSync(`${cache}.tmp`, cache);
+    }
+    const values = store.fieldValues(field);
+    const counts = new Map<string, number>();
+    const points = [];
+    for (let i = 0; i < proj.ids.length; i++) {
+      const t = store.trackById(proj.ids[i]);
+      if (!t) continue;
+      const value = values.get(t.id)?.[0] ?? null;
+      if (value) counts.set(value, (counts.get(value) ?? 0) + 1);
+      points.push({ id: t.id, x: proj.xy[i][0], y: proj.xy[i][1], title: t.title, artist: t.artist, value });
+    }
+    const legend = [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
+    return { representation: rep, field, method: proj.method, total: proj.total, points, legend };
+  }
+
+  private async similar(req: SimilarRequest) {
+    const path = req.uploadId ? this.uploadPath(req.uploadId) : req.path;
+    return this.earmark.similar({
+      trackIds: req.trackIds,
+      path,
+      k: req.k,
+      representation: req.representation,
+      artist: req.artist,
+      excludeSameAlbum: req.excludeSameAlbum,
+      tags: req.tags,
+    });
+  }
+
+  private async trackDetail(id: number, representation: string | undefined, k: number): Promise<TrackDetail> {
+    const store = this.earmark.store;
+    const t = store.trackById(id);
+    const row = listRow(store.db, id);
+    if (!t || !row) throw new NotFoundError(`No track with id ${id}.`);
+    const errors = store
+      .errors()
+      .filter((e) => e.track_id === id)
+      .map((e) => ({ stage: e.stage, code: e.code, message: e.message }));
+    const analysis = store.analysisInfo(id).map((a) => ({
+      representation: a.representation,
+      computedAt: a.computed_at,
+      excerpts: (JSON.parse(a.excerpts) as Array<{ offset: number; duration: number }>).map((e) => ({ offset: e.offset, duration: e.duration })),
+    }));
+    const rep = representation ?? (analysis.some((a) => a.representation === 'dsp') ? 'dsp' : analysis[0]?.representation);
+    let neighbours = null;
+    if (rep && analysis.some((a) => a.representation === rep)) neighbours = await this.earmark.similar({ trackId: id, k, representation: rep });
+    return {
+      track: row,
+      tags: store.tagsOf(id),
+      file: {
+        path: t.path,
+        size: t.size,
+        modified: t.mtime_ms,
+        container: t.container,
+        codec: t.codec,
+        bitrate: t.bitrate,
+        sampleRate: t.sample_rate,
+        channels: t.channels,
+        lossless: t.lossless === null ? null : t.lossless === 1,
+        duration: t.duration,
+        trackNo: t.track_no,
+        albumArtist: t.album_artist,
+      },
+      analysis,
+      errors,
+      neighbours,
+    };
+  }
+
+  private makeHandlers(): Handlers {
+    const e = this.earmark;
+    const handlers: Handlers = {
+      info: () => e.info(),
+      addFolder: ({ path }) => {
+        const p = resolve(path);
+        let st;
+        try {
+          st = statSync(p);
+        } catch {
+          throw new BadRequestError(`No folder at ${p}.`);
+        }
+        if (!st.isDirectory()) throw new BadRequestError(`${p} is a file, not a folder.`);
+        e.store.addRoot(p);
+        const job = this.startScan();
+        this.startAnalyze();
+        this.emit({ type: 'library-changed' });
+        return { roots: this.roots(), job };
+      },
+      removeFolder: ({ path }) => {
+        const p = resolve(path);
+        if (!this.roots().includes(p)) throw new NotFoundError(`${p} is not one of the library folders.`);
+        const removed = e.removeFolder(p);
+        this.emit({ type: 'library-changed' });
+        return { roots: this.roots(), removed };
+      },
+      queryTracks: (q) => queryTracks(e.store.db, q),
+      facets: ({ fields, limit }) => facetCounts(e.store.db, fields, limit),
+      track: ({ id, representation, k }) => this.trackDetail(id, representation, k ?? 10),
+      similar: (req) => this.similar(req),
+      startScan: () => this.startScan(),
+      startAnalyze: ({ representations }) => this.startAnalyze(representations),
+      cancelJob: ({ id }) => this.jobs.cancel(id),
+      jobs: () => this.jobs.list(),
+      map: ({ representation, field }) => this.map(representation ?? 'dsp', (field ?? 'genre').toLowerCase()),
+      errors: (): ErrorReport => ({
+        tracks: e.errors().map((r) => ({ trackId: r.track_id, path: r.path, stage: r.stage, code: r.code, message: r.message })),
+        scan: e.scanProblems(),
+      }),
+      settings: () => ({ ffmpegPath: e.store.setting('ffmpeg.path') ?? null }),
+      updateSettings: ({ ffmpegPath }) => {
+        if (ffmpegPath !== undefined) {
+          if (ffmpegPath !== null && !existsSync(ffmpegPath)) throw new BadRequestError(`No ffmpeg at ${ffmpegPath}.`);
+          e.store.setSetting('ffmpeg.path', ffmpegPath);
+        }
+        return { ffmpegPath: e.store.setting('ffmpeg.path') ?? null };
+      },
+    };
+    return handlers;
+  }
+}
+
+/** The error body every transport sends for a failed call. */
+export function errorBody(err: unknown): { status: number; body: { error: { code: 'bad-request' | 'not-found' | 'failed'; message: string } } } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof BadRequestError) return { status: 400, body: { error: { code: 'bad-request', message } } };
+  if (err instanceof NotFoundError || (err as { code?: string })?.code === 'not-found') return { status: 404, body: { error: { code: 'not-found', message } } };
+  return { status: 500, body: { error: { code: 'failed', message } } };
+}

@@ -1,0 +1,44 @@
+import type { ApiMethod, ApiRequest, ApiResponse } from '../../../src-main/core/contract';
+import { createTransport, type Transport } from './transport';
+
+export { ApiError } from './transport';
+
+let transport: Transport | null = null;
+function t(): Transport {
+  transport ??= createTransport();
+  return transport;
+}
+
+const call =
+  <M extends ApiMethod>(m: M) =>
+  (req: ApiRequest<M>): Promise<ApiResponse<M>> =>
+    t().call(m, req);
+
+/** The renderer's one way to the backend: stores and views use this, never `window.*`. */
+export const api = {
+  get transport(): 'ipc' | 'http' {
+    return t().kind;
+  },
+  info: () => t().call('info', {}),
+  addFolder: call('addFolder'),
+  removeFolder: call('removeFolder'),
+  queryTracks: call('queryTracks'),
+  facets: call('facets'),
+  track: call('track'),
+  similar: call('similar'),
+  startScan: () => t().call('startScan', {}),
+  startAnalyze: call('startAnalyze'),
+  cancelJob: call('cancelJob'),
+  jobs: () => t().call('jobs', {}),
+  map: call('map'),
+  errors: () => t().call('errors', {}),
+  settings: () => t().call('settings', {}),
+  updateSettings: call('updateSettings'),
+  onEvent: (...a: Parameters<Transport['onEvent']>) => t().onEvent(...a),
+  mediaUrl: (path: string) => t().mediaUrl(path),
+  fileQuery: (file: File) => t().fileQuery(file),
+  get canPickFolder(): boolean {
+    return t().pickFolder !== null;
+  },
+  pickFolder: () => t().pickFolder?.() ?? Promise.resolve(null),
+};
