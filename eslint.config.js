@@ -37,6 +37,23 @@ export default tseslint.config(
     },
   },
   {
+    // The renderer and the preload see the backend only through the contract's types.
+    files: ['src-renderer/**/*.ts', 'src-preload/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/src-main/**'], allowTypeImports: true, message: 'Import the backend contract as types only.' }] },
+      ],
+    },
+  },
+  {
+    // Stores and views reach the backend through services/api.ts, never window.earmark.
+    files: ['src-renderer/src/stores/**/*.ts', 'src-renderer/src/views/**/*.ts', 'src-renderer/src/components/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'window', property: 'earmark', message: 'Use services/api.ts.' }],
+    },
+  },
+  {
     files: ['scripts/**/*.mjs', 'bin/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

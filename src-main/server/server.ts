@@ -126,7 +126,12 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if (p === '/api/upload' && req.method === 'POST') {
         const name = url.searchParams.get('name') ?? 'upload';
         const body = await readBody(req, 512 * 1024 * 1024);
-        sendJson(res, 200, { uploadId: o.service.saveUpload(name, body) });
+        try {
+          sendJson(res, 200, { uploadId: o.service.saveUpload(name, body) });
+        } catch (err) {
+          const { status, body: eb } = errorBody(err);
+          sendJson(res, status, eb);
+        }
         return;
       }
       if (p.startsWith('/api/')) {

@@ -29,6 +29,18 @@ const ORDER: Record<NonNullable<TrackQuery['sort']>['column'], string> = {
   path: 't.path',
 };
 
+/** Case- and accent-insensitive form for search: "Ünïcode Café" → "unicode cafe". */
+export function fold(s: string): string {
+  return s.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase();
+}
+
+const withFold = new WeakSet<Db>();
+function ensureFold(db: Db): void {
+  if (withFold.has(db)) return;
+  db.function('em_fold', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? fold(v) : null));
+  withFold.add(db);
+}
+
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
@@ -43,10 +55,11 @@ function whereOf(q: Pick<TrackQuery, 'search' | 'facets' | 'status'>): Where {
   const params: unknown[] = [];
   const words = (q.search ?? '').trim().split(/\s+/).filter(Boolean).slice(0, 12);
   for (const w of words) {
-    const like = `%${escapeLike(w)}%`;
+    const like = `%${escapeLike(fold(w))}%`;
     parts.push(
-      `(t.title LIKE ? ESCAPE '\\' OR t.artist LIKE ? ESCAPE '\\' OR t.album LIKE ? ESCAPE '\\' OR t.album_artist LIKE ? ESCAPE '\\' OR t.path LIKE ? ESCAPE '\\'
-        OR EXISTS (SELECT 1 FROM tags g WHERE g.track_id = t.id AND g.value LIKE ? ESCAPE '\\'))`,
+      `(em_fold(t.title) LIKE ? ESCAPE '\\' OR em_fold(t.artist) LIKE ? ESCAPE '\\' OR em_fold(t.album) LIKE ? ESCAPE '\\'
+        OR em_fold(t.album_artist) LIKE ? ESCAPE '\\' OR em_fold(t.path) LIKE ? ESCAPE '\\'
+        OR EXISTS (SELECT 1 FROM tags g WHERE g.track_id = t.id AND em_fold(g.value) LIKE ? ESCAPE '\\'))`,
     );
     params.push(like, like, like, like, like, like);
   }
@@ -107,6 +120,7 @@ const SELECT = `SELECT t.id, t.path, t.artist, t.album, t.title, t.year, t.durat
 
 /** One page of the library table: search, facet filters, analysis status, sorting. */
 export function queryTracks(db: Db, q: TrackQuery): TrackPage {
+  ensureFold(db);
   const w = whereOf(q);
   const total = (db.prepare(`SELECT count(*) AS n FROM tracks t ${w.sql}`).get(...w.params) as { n: number }).n;
   const sort = q.sort ?? { column: 'artist', direction: 'asc' };

@@ -1,0 +1,252 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import type { DemoManifest } from '../../src-main/core/demo/demo-library.js';
+import { cli, lavfi, REPO, tempDir } from '../helpers/fixtures.js';
+
+/**
+ * The real renderer (out/renderer, built by `npm test`) against the real core, in web mode (`earmark serve`),
+ * driven in Debian's Chromium. Screenshots of each main view go to tests/artifacts/screenshots.
+ */
+const CHROMIUM = process.env.EARMARK_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(REPO, 'tests', 'artifacts', 'screenshots');
+const t = tempDir('earmark-e2e-');
+const music = join(t.dir, 'Music');
+const home = join(t.dir, 'home');
+let server: ChildProcess;
+let url = '';
+let browser: Browser;
+let page: Page;
+let manifest: DemoManifest;
+
+
+async function shot(name: string): Promise<void> {
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+async function jobState(kind: 'scan' | 'analyze'): Promise<string | null> {
+  return page.locator(`[data-job=${kind}]`).first().getAttribute('data-state');
+}
+async function waitJob(kind: 'scan' | 'analyze', state: string, timeout = 240_000): Promise<void> {
+  await page.waitForSelector(`[data-job=${kind}][data-state=${state}]`, { timeout });
+}
+async function visibleRows(): Promise<Array<{ id: string; text: string }>> {
+  return page.$$eval('[data-testid=track-table] .tr[data-track-id]', (rows) => rows.map((r) => ({ id: r.getAttribute('data-track-id') ?? '', text: r.textContent ?? '' })));
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is needed for the end-to-end tests: install Debian's chromium (apt-get install chromium), or set EARMARK_CHROMIUM. Not found: ${CHROMIUM}`);
+  if (!existsSync(join(REPO, 'out', 'renderer', 'index.html'))) throw new Error('The renderer is not built: run `npm run build` (npm test does).');
+  mkdirSync(SHOTS, { recursive: true });
+  const gen = cli(['demo-library', music, '--tracks', '28', '--seed', '5', '--broken', '2'], { home });
+  if (gen.status !== 0) throw new Error(gen.stderr);
+  manifest = JSON.parse(readFileSync(join(music, 'earmark-demo.json'), 'utf8')) as DemoManifest;
+  server = spawn(process.execPath, [join(REPO, 'bin', 'earmark.js'), '--home', home, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EARMARK_HOME: '' } });
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /open (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    server.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    server.on('exit', (code) => reject(new Error(`earmark serve exited (${code}): ${out}`)));
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio'] });
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => logs.push(`console.${m.type()}: ${m.text()}`));
+  page.on('response', async (r) => {
+    if (r.status() >= 400) logs.push(`response ${r.status()} ${r.request().method()} ${r.url()} ${r.request().postData() ?? ''} → ${await r.text().catch(() => '')}`);
+  });
+  page.on('requestfailed', (r) => logs.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
+}, 300_000);
+
+const logs: string[] = [];
+beforeEach((ctx) => {
+  onTestFailed(async () => {
+    const name = ctx.task.name.replace(/\W+/g, '-');
+    await page?.screenshot({ path: join(SHOTS, `failed-${name}.png`) }).catch(() => undefined);
+    process.stderr.write(`\n--- browser log before "${ctx.task.name}" failed ---\n${logs.slice(-40).join('\n')}\n--- jobs: ${await page?.locator('.jobs').textContent().catch(() => '?')} · total: ${await page?.locator('[data-testid=total]').textContent().catch(() => '?')}\n`);
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  server?.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 300));
+  t.cleanup();
+});
+
+describe('Earmark in a browser, in web mode', () => {
+  it('greets a new user and takes a music folder', async () => {
+    await page.goto(url);
+    await page.waitForSelector('text=Welcome to Earmark');
+    expect(page.url()).not.toContain('token='); // the token leaves the address bar
+    await shot('01-welcome');
+    await page.fill('[data-testid=folder-input]', join(t.dir, 'does-not-exist'));
+    await page.click('[data-action=add-folder]');
+    await expect(page.locator('[role=alert]').first().textContent()).resolves.toMatch(/No folder at/);
+    await page.fill('[data-testid=folder-input]', music);
+    await page.click('[data-action=add-folder]');
+    await waitJob('scan', 'done');
+    await page.waitForSelector('[data-testid=track-table] .tr[data-track-id]');
+  });
+
+  it('shows analysis progress, and cancels a running job', async () => {
+    await page.waitForSelector('[data-job=analyze][data-state=running]', { timeout: 60_000 }).catch(async (e) => {
+      throw new Error(`${e}: jobs panel says ${await page.locator('.jobs').textContent()}`);
+    });
+    await page.waitForFunction(() => {
+      const c = document.querySelector('[data-job=analyze] .counts')?.textContent ?? '';
+      return /^\s*\d+ \/ \d+/.test(c) && !c.includes('…');
+    });
+    await shot('02-analyzing');
+    await page.click('[data-job=analyze] .cancel');
+    await waitJob('analyze', 'cancelled', 60_000);
+    expect(await page.locator('[data-job=analyze] .msg').textContent()).toMatch(/Cancelled/);
+  });
+
+  it('analyses the rest when asked again, and lists every track', async () => {
+    await page.click('[data-action=analyze]');
+    await page.waitForFunction(() => document.querySelector('[data-job=analyze]')?.getAttribute('data-state') === 'done', null, { timeout: 300_000 });
+    expect(await jobState('analyze')).toBe('done');
+    const total = manifest.tracks.length + 2;
+    await page.waitForFunction((n) => document.querySelector('[data-testid=total]')?.textContent?.startsWith(`${n} track`), total);
+    expect((await visibleRows()).length).toBeGreaterThan(10);
+    await shot('03-library');
+  });
+
+  it('searches and sorts', async () => {
+    const artist = manifest.tracks.find((x) => x.tagging !== 'no-tags')!.artist;
+    await page.fill('[data-testid=search]', artist.split(' ')[0]);
+    await page.waitForFunction((a) => {
+      const rows = [...document.querySelectorAll('[data-testid=track-table] .tr[data-track-id]')];
+      return rows.length > 0 && rows.every((r) => (r.textContent ?? '').toLowerCase().includes(a.toLowerCase()));
+    }, artist.split(' ')[0]);
+    await page.fill('[data-testid=search]', '');
+    await page.click('[data-sort=year]');
+    await page.waitForSelector('[data-sort=year][aria-sort=descending]');
+    const years = await page.$$eval('[data-testid=track-table] .tr[data-track-id] .td:nth-child(8)', (c) => c.map((x) => Number(x.textContent) || 0).filter(Boolean));
+    expect(years).toEqual([...years].sort((a, b) => b - a));
+    await page.click('[data-sort=artist]');
+  });
+
+  it('filters by facet', async () => {
+    const genre = (await page.locator('[data-facet-field=genre] [data-facet-value]').first().getAttribute('data-facet-value')) as string;
+    const before = await page.locator('[data-testid=total]').textContent();
+    await page.check(`[data-facet-field=genre] [data-facet-value="${genre}"]`);
+    await page.waitForSelector('[data-action=clear-facets]');
+    await page.waitForFunction((b) => document.querySelector('[data-testid=total]')?.textContent !== b, before);
+    const rows = await page.$$eval('[data-testid=track-table] .tr[data-track-id] .td:nth-child(5)', (c) => c.map((x) => x.textContent ?? ''));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(r).toContain(genre);
+    await shot('04-facet-filter');
+    await page.click('[data-action=clear-facets]');
+    await page.waitForFunction((b) => document.querySelector('[data-testid=total]')?.textContent === b, before);
+  });
+
+  it('plays a preview that starts and seeks', async () => {
+    await page.click('[data-testid=track-table] .tr[data-track-id] >> nth=0');
+    await page.focus('[data-testid=track-table]');
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => {
+      const a = document.querySelector('audio');
+      return !!a && !a.paused && a.currentTime > 0.2;
+    }, null, { timeout: 20_000 });
+    await page.evaluate(() => {
+      const a = document.querySelector('audio') as HTMLAudioElement;
+      a.currentTime = 12;
+    });
+    await page.waitForFunction(() => {
+      const a = document.querySelector('audio') as HTMLAudioElement;
+      return a.currentTime >= 12 && !a.paused;
+    });
+    const seekable = await page.evaluate(() => {
+      const a = document.querySelector('audio') as HTMLAudioElement;
+      return a.seekable.length > 0 ? a.seekable.end(0) : 0;
+    });
+    expect(seekable).toBeGreaterThan(12);
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => (document.querySelector('audio') as HTMLAudioElement).paused);
+  });
+
+  it('finds similar tracks from the keyboard, with scores and filters', async () => {
+    const first = (await visibleRows()).find((r) => r.text.trim().length > 0)!;
+    await page.click(`[data-testid=track-table] .tr[data-track-id="${first.id}"]`);
+    await page.keyboard.press('s');
+    await page.waitForSelector('[data-testid=similar-results] .result');
+    const scores = await page.$$eval('[data-testid=similar-results] [data-testid=score]', (s) => s.map((x) => Number(x.textContent)));
+    expect(scores.length).toBeGreaterThan(5);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    const ids = await page.$$eval('[data-testid=similar-results] .result', (r) => r.map((x) => x.getAttribute('data-track-id')));
+    expect(ids).not.toContain(first.id);
+    await shot('05-similar');
+    const seedArtist = (await page.locator('[data-testid=seeds] .seed .muted').first().textContent())!.replace(/^·\s*/, '').trim();
+    await page.selectOption('[data-testid=artist-filter]', 'different');
+    await page.waitForFunction(
+      (a) => [...document.querySelectorAll('[data-testid=similar-results] .result .who .muted')].every((x) => !(x.textContent ?? '').startsWith(a)),
+      seedArtist,
+    );
+    await page.selectOption('[data-testid=artist-filter]', 'any');
+    // More like these: add a second seed.
+    await page.click('[data-testid=similar-results] .result [data-action=add-seed] >> nth=0');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=seeds] .seed').length === 2);
+  });
+
+  it('searches from a file outside the library', async () => {
+    const outside = join(t.dir, 'my query.flac');
+    lavfi(outside, 'anoisesrc=d=8:c=pink:a=0.3');
+    await page.setInputFiles('[data-testid=file-input]', outside);
+    await page.waitForSelector('text=a file outside the library');
+    expect(await page.locator('[data-testid=similar-results] .result').count()).toBeGreaterThan(3);
+  });
+
+  it('opens a track with its tags, file facts, analysis and neighbours', async () => {
+    await page.click('[data-testid=similar-results] .result .title >> nth=0');
+    await page.waitForSelector('[data-testid=track-title]');
+    expect(await page.locator('[data-testid=file-facts]').textContent()).toMatch(/path.*format.*bitrate.*duration/s);
+    expect(await page.locator('[data-testid=analysis]').textContent()).toContain('dsp');
+    expect(await page.locator('[data-testid=similar-results] .result').count()).toBe(10);
+    await shot('06-track');
+  });
+
+  it('draws the map, with hover and click-through', async () => {
+    await page.click('[data-nav=map]');
+    await page.waitForFunction(() => !document.body.textContent?.includes('Laying out the map'), null, { timeout: 120_000 });
+    await page.waitForSelector('.legend');
+    // Find a point by scanning the canvas with the mouse until the tooltip appears.
+    const box = (await page.locator('[data-testid=map-canvas]').boundingBox())!;
+    let found = false;
+    for (let y = box.y + 20; y < box.y + box.height - 20 && !found; y += 12) {
+      for (let x = box.x + 20; x < box.x + box.width - 20 && !found; x += 12) {
+        await page.mouse.move(x, y);
+        if (await page.locator('[data-testid=map-tip]').count()) found = true;
+      }
+    }
+    expect(found).toBe(true);
+    await shot('07-map');
+    await page.mouse.down();
+    await page.mouse.up();
+    await page.waitForSelector('[data-testid=track-title]');
+  });
+
+  it('shows the broken files and explains why, on the status page and in the table', async () => {
+    await page.click('[data-nav=status]');
+    await page.waitForSelector('[data-testid=errors] .group');
+    const text = (await page.locator('[data-testid=errors]').textContent()) ?? '';
+    expect(text).toMatch(/empty|not audio|damaged/i);
+    expect(text).toContain('Broken Files');
+    expect(await page.locator('[data-testid=ffmpeg]').textContent()).toMatch(/in use/);
+    expect(await page.locator('[data-testid=compute]').textContent()).toMatch(/backend in use/);
+    await shot('08-status');
+    await page.click('[data-nav=library]');
+    await page.selectOption('[data-testid=status-filter]', 'error');
+    await page.waitForFunction(() => document.querySelector('[data-testid=total]')?.textContent?.startsWith('2 track'));
+    const titles = await page.$$eval('[data-testid=track-table] .tr[data-track-id] .td:first-child', (c) => c.map((x) => x.getAttribute('title') ?? ''));
+    expect(titles.every((x) => x.length > 10)).toBe(true);
+    await page.selectOption('[data-testid=status-filter]', 'all');
+  });
+});
