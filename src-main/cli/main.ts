@@ -359,15 +359,16 @@ program
     const service = new EarmarkService({ home: g.home, ffmpegPath: g.ffmpeg });
     const staticDir = o.ui ? resolve(o.ui) : resolve(dirname(fileURLToPath(import.meta.url)), '../renderer');
     const server = await startServer({ service, staticDir, port: o.port, token: o.token });
+    process.stdout.write(`Earmark is serving ${service.earmark.paths.home}\n  open ${server.openUrl}\n  (127.0.0.1 only; from another machine use an SSH tunnel: ssh -L ${server.port}:127.0.0.1:${server.port} host)\nPress Ctrl+C to stop.\n`);
     if (o.demo && service.roots().length === 0) {
       const demo = join(service.earmark.paths.home, 'demo-library');
       if (!existsSync(join(demo, 'earmark-demo.json'))) {
-        process.stdout.write(`No music folder yet: writing a demo library to ${demo} …\n`);
+        process.stdout.write(`No music folder yet: writing a 40-track demo library to ${demo} (about a minute); it appears in the page when done…\n`);
         await service.earmark.demoLibrary(demo, { tracks: 40 });
       }
       await service.call('addFolder', { path: demo });
+      process.stdout.write('Demo library added: scanning and analysing it now (watch the page).\n');
     }
-    process.stdout.write(`Earmark is serving ${service.earmark.paths.home}\n  open ${server.openUrl}\n  (127.0.0.1 only; from another machine use an SSH tunnel: ssh -L ${server.port}:127.0.0.1:${server.port} host)\nPress Ctrl+C to stop.\n`);
     await new Promise<void>((done) => {
       const stop = () => {
         process.stdout.write('Stopping…\n');
