@@ -1,5 +1,8 @@
 import type { AnalysisStatus, FacetField, TrackListRow, TrackPage, TrackQuery } from '../contract.js';
 import type { Db } from '../store/db.js';
+import { fold } from '../util/fold.js';
+
+export { fold };
 
 /** Fields always offered as facets (when present), in this order; other tag fields follow by use. */
 export const FACET_FIELDS = ['genre', 'mood', 'style', 'theme'] as const;
@@ -29,18 +32,6 @@ const ORDER: Record<NonNullable<TrackQuery['sort']>['column'], string> = {
   path: 't.path',
 };
 
-/** Case- and accent-insensitive form for search: "Ünïcode Café" → "unicode cafe". */
-export function fold(s: string): string {
-  return s.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase();
-}
-
-const withFold = new WeakSet<Db>();
-function ensureFold(db: Db): void {
-  if (withFold.has(db)) return;
-  db.function('em_fold', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? fold(v) : null));
-  withFold.add(db);
-}
-
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
@@ -55,13 +46,9 @@ function whereOf(q: Pick<TrackQuery, 'search' | 'facets' | 'status'>): Where {
   const params: unknown[] = [];
   const words = (q.search ?? '').trim().split(/\s+/).filter(Boolean).slice(0, 12);
   for (const w of words) {
-    const like = `%${escapeLike(fold(w))}%`;
-    parts.push(
-      `(em_fold(t.title) LIKE ? ESCAPE '\\' OR em_fold(t.artist) LIKE ? ESCAPE '\\' OR em_fold(t.album) LIKE ? ESCAPE '\\'
-        OR em_fold(t.album_artist) LIKE ? ESCAPE '\\' OR em_fold(t.path) LIKE ? ESCAPE '\\'
-        OR EXISTS (SELECT 1 FROM tags g WHERE g.track_id = t.id AND em_fold(g.value) LIKE ? ESCAPE '\\'))`,
-    );
-    params.push(like, like, like, like, like, like);
+    // The store keeps a folded text of title, artists, album, path and tag values per track.
+    parts.push("t.search LIKE ? ESCAPE '\\'");
+    params.push(`%${escapeLike(fold(w))}%`);
   }
   for (const [field, values] of Object.entries(q.facets ?? {})) {
     if (values.length === 0) continue;
@@ -118,19 +105,56 @@ const SELECT = `SELECT t.id, t.path, t.artist, t.album, t.title, t.year, t.durat
   (SELECT message FROM errors e WHERE e.track_id = t.id ORDER BY CASE e.stage WHEN 'decode' THEN 0 WHEN 'analyze' THEN 1 ELSE 2 END LIMIT 1) AS error
   FROM tracks t`;
 
+interface SortedIds {
+  key: string;
+  version: string;
+  ids: Int32Array;
+}
+/** The last full ordering per database, so scrolling deep into a big library costs a slice, not a sort. */
+const orderings = new WeakMap<Db, SortedIds[]>();
+const KEEP_ORDERINGS = 4;
+
+/** Changes when any connection commits (`data_version`) or this one writes (`total_changes()`). */
+function dataVersion(db: Db): string {
+  const dv = db.pragma('data_version', { simple: true }) as number;
+  const tc = (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  return `${dv}:${tc}`;
+}
+
 /** One page of the library table: search, facet filters, analysis status, sorting. */
 export function queryTracks(db: Db, q: TrackQuery): TrackPage {
-  ensureFold(db);
   const w = whereOf(q);
-  const total = (db.prepare(`SELECT count(*) AS n FROM tracks t ${w.sql}`).get(...w.params) as { n: number }).n;
   const sort = q.sort ?? { column: 'artist', direction: 'asc' };
   const dir = sort.direction === 'desc' ? 'DESC' : 'ASC';
   const order =
     sort.column === 'artist'
       ? `${ORDER.artist} ${dir}, coalesce(t.album, '') COLLATE NOCASE ${dir}, coalesce(t.track_no, 0) ${dir}, t.path ${dir}`
       : `${ORDER[sort.column]} ${dir}, t.id ${dir}`;
-  const rows = db.prepare(`${SELECT} ${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`).all(...w.params, q.limit, q.offset) as Raw[];
-  return { total, offset: q.offset, rows: rows.map(toListRow) };
+  const statusCol = sort.column === 'status' ? `, ${STATUS_SQL} AS status` : '';
+  const key = JSON.stringify([w.sql, w.params, order]);
+  const version = dataVersion(db);
+  let total: number;
+  let ids: number[];
+  const cached = orderings.get(db)?.find((o) => o.key === key && o.version === version);
+  if (cached) {
+    total = cached.ids.length;
+    ids = Array.from(cached.ids.subarray(q.offset, q.offset + q.limit));
+  } else if (q.offset === 0) {
+    // The first page of a new query: the top rows by the sort key alone, and a count.
+    total = (db.prepare(`SELECT count(*) AS n FROM tracks t ${w.sql}`).get(...w.params) as { n: number }).n;
+    ids = (db.prepare(`SELECT t.id${statusCol} FROM tracks t ${w.sql} ORDER BY ${order} LIMIT ?`).all(...w.params, q.limit) as Array<{ id: number }>).map((r) => r.id);
+  } else {
+    // Deeper pages: order every matching id once, then serve pages as slices until the data changes.
+    const all = Int32Array.from((db.prepare(`SELECT t.id${statusCol} FROM tracks t ${w.sql} ORDER BY ${order}`).all(...w.params) as Array<{ id: number }>).map((r) => r.id));
+    const list = [{ key, version, ids: all }, ...(orderings.get(db) ?? []).filter((o) => o.version === version)].slice(0, KEEP_ORDERINGS);
+    orderings.set(db, list);
+    total = all.length;
+    ids = Array.from(all.subarray(q.offset, q.offset + q.limit));
+  }
+  if (ids.length === 0) return { total, offset: q.offset, rows: [] };
+  // The full rows of this page only.
+  const byId = new Map((db.prepare(`${SELECT} WHERE t.id IN (${ids.map(() => '?').join(', ')})`).all(...ids) as Raw[]).map((r) => [r.id, r]));
+  return { total, offset: q.offset, rows: ids.flatMap((id) => (byId.has(id) ? [toListRow(byId.get(id) as Raw)] : [])) };
 }
 
 /** One table row by id. */

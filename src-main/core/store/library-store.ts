@@ -1,4 +1,5 @@
 import type { TrackFacts } from '../library/read-tags.js';
+import { fold } from '../util/fold.js';
 import { openDatabase, type Db, type OpenOptions } from './db.js';
 
 export interface TrackRow {
@@ -60,6 +61,7 @@ export class LibraryStore {
 
   constructor(file: string, o: OpenOptions = {}) {
     this.db = openDatabase(file, o);
+    if (!o.readonly) this.backfillSearch();
   }
 
   close(): void {
@@ -144,6 +146,24 @@ export class LibraryStore {
     this.db.prepare('DELETE FROM tags WHERE track_id = ?').run(id);
     const ins = this.db.prepare('INSERT INTO tags (track_id, field, position, value) VALUES (?, ?, ?, ?)');
     for (const [field, values] of Object.entries(f?.facets ?? {})) values.forEach((v, i) => ins.run(id, field, i, v));
+    this.refreshSearch(id);
+  }
+
+  /** Recompute a track's folded search text (after its tags or path changed). */
+  refreshSearch(id: number): void {
+    const t = this.db.prepare('SELECT path, title, artist, album, album_artist FROM tracks WHERE id = ?').get(id) as
+      | { path: string; title: string | null; artist: string | null; album: string | null; album_artist: string | null }
+      | undefined;
+    if (!t) return;
+    const values = (this.db.prepare('SELECT value FROM tags WHERE track_id = ?').all(id) as Array<{ value: string }>).map((r) => r.value);
+    const text = [t.title, t.artist, t.album, t.album_artist, t.path, ...values].filter(Boolean).join('\n');
+    this.db.prepare('UPDATE tracks SET search = ? WHERE id = ?').run(fold(text), id);
+  }
+
+  /** Fill the search text of tracks that lack it (tracks from before schema 2). */
+  private backfillSearch(): void {
+    const ids = (this.db.prepare('SELECT id FROM tracks WHERE search IS NULL').all() as Array<{ id: number }>).map((r) => r.id);
+    if (ids.length) this.transaction(() => ids.forEach((id) => this.refreshSearch(id)));
   }
 
   updateFileIdentity(id: number, file: { path?: string; size: number; mtimeMs: number; hash: string; rootId?: number | null }): void {
@@ -151,6 +171,7 @@ export class LibraryStore {
       this.db
         .prepare('UPDATE tracks SET path = ?, root_id = ?, size = ?, mtime_ms = ?, content_hash = ?, updated_at = ? WHERE id = ?')
         .run(file.path, file.rootId ?? null, file.size, file.mtimeMs, file.hash, Date.now(), id);
+      this.refreshSearch(id);
     } else {
       this.db
         .prepare('UPDATE tracks SET size = ?, mtime_ms = ?, content_hash = ?, updated_at = ? WHERE id = ?')

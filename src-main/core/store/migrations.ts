@@ -93,4 +93,10 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 2: a folded search text per track (title, artists, album, path, tag values), filled by the store; an index
+  // for sorting by title.
+  `
+  ALTER TABLE tracks ADD COLUMN search TEXT;
+  CREATE INDEX tracks_title_nocase ON tracks(title COLLATE NOCASE);
+  `,
 ];
