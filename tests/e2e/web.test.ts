@@ -129,6 +129,7 @@ describe('Earmark in a browser, in web mode', () => {
       return rows.length > 0 && rows.every((r) => (r.textContent ?? '').toLowerCase().includes(a.toLowerCase()));
     }, artist.split(' ')[0]);
     await page.fill('[data-testid=search]', '');
+    await page.waitForFunction((n) => document.querySelector('[data-testid=total]')?.textContent?.startsWith(`${n} track`), manifest.tracks.length + 2);
     await page.click('[data-sort=year]');
     await page.waitForSelector('[data-sort=year][aria-sort=descending]');
     const years = await page.$$eval('[data-testid=track-table] .tr[data-track-id] .td:nth-child(8)', (c) => c.map((x) => Number(x.textContent) || 0).filter(Boolean));
@@ -138,7 +139,8 @@ describe('Earmark in a browser, in web mode', () => {
 
   it('filters by facet', async () => {
     const genre = (await page.locator('[data-facet-field=genre] [data-facet-value]').first().getAttribute('data-facet-value')) as string;
-    const before = await page.locator('[data-testid=total]').textContent();
+    const before = `${manifest.tracks.length + 2} tracks`;
+    await page.waitForFunction((b) => document.querySelector('[data-testid=total]')?.textContent === b, before);
     await page.check(`[data-facet-field=genre] [data-facet-value="${genre}"]`);
     await page.waitForSelector('[data-action=clear-facets]');
     await page.waitForFunction((b) => document.querySelector('[data-testid=total]')?.textContent !== b, before);

@@ -55,6 +55,11 @@ function httpTransport(): Transport {
   let source: EventSource | null = null;
   const connect = () => {
     source = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+    let opened = 0;
+    // After a reconnect, events may have been missed: ask every listener to resynchronise.
+    source.onopen = () => {
+      if (opened++ > 0) for (const l of listeners) l({ type: 'library-changed' });
+    };
     source.onmessage = (m) => {
       const e = JSON.parse(m.data) as ApiEvent;
       for (const l of listeners) l(e);

@@ -11,10 +11,26 @@ export const useJobs = defineStore('jobs', () => {
   const error = ref<string | null>(null);
   let started = false;
 
+  const RANK: Record<JobInfo['state'], number> = { queued: 0, running: 1, done: 2, failed: 2, cancelled: 2 };
+  /** Keep the newest view of a job: snapshots from calls and events may arrive out of order. */
   function upsert(j: JobInfo): void {
     const i = jobs.value.findIndex((x) => x.id === j.id);
-    if (i >= 0) jobs.value[i] = j;
-    else jobs.value.push(j);
+    if (i < 0) {
+      jobs.value.push(j);
+      return;
+    }
+    const old = jobs.value[i];
+    if (RANK[j.state] < RANK[old.state]) return;
+    if (RANK[j.state] === RANK[old.state] && j.state === 'running' && j.done < old.done) return;
+    jobs.value[i] = j;
+  }
+
+  async function resync(): Promise<void> {
+    try {
+      for (const j of await api.jobs()) upsert(j);
+    } catch (e) {
+      error.value = describeError(e);
+    }
   }
 
   async function start(): Promise<void> {
@@ -34,13 +50,12 @@ export const useJobs = defineStore('jobs', () => {
         upsert(e.job);
         // Rows appear and change status while a job runs: refresh now and then, and at the end.
         if (e.job.state === 'running' && e.job.done % 25 === 0) refreshSoon();
-      } else if (e.type === 'library-changed') refreshSoon();
+      } else if (e.type === 'library-changed') {
+        refreshSoon();
+        void resync();
+      }
     });
-    try {
-      for (const j of await api.jobs()) upsert(j);
-    } catch (e) {
-      error.value = describeError(e);
-    }
+    await resync();
   }
 
   async function scan(): Promise<void> {
