@@ -1,13 +1,14 @@
-import type { Ffmpeg } from '../audio/decode.js';
 import type { Excerpt } from '../audio/representations.js';
 import type { AnalysisFailure } from './analyze-file.js';
 
-/** Messages between the analysis job and its worker threads. */
-export type ToWorker =
-  | { type: 'init'; ffmpeg: Ffmpeg }
-  | { type: 'task'; id: number; path: string; duration: number | null; reps: string[] }
-  | { type: 'cancel' };
+/**
+ * Messages between the analysis job and its worker threads. The job decodes (ffmpeg child processes, whose
+ * output its event loop drains continuously); workers only compute features from the decoded audio, which is
+ * transferred, not copied.
+ */
+export type ToWorker = { type: 'task'; id: number; audio: Float32Array[]; reps: string[] } | { type: 'cancel' };
 
 export type FromWorker =
-  | { type: 'result'; id: number; vectors: Record<string, Float32Array>; excerpts: Excerpt[]; decodeMs: number; computeMs: number }
+  | { type: 'result'; id: number; vectors: Record<string, Float32Array>; computeMs: number }
   | { type: 'failure'; id: number; failure: AnalysisFailure };
+export type { Excerpt };

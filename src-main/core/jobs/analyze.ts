@@ -6,7 +6,8 @@ import { Worker } from 'node:worker_threads';
 import type { Ffmpeg } from '../audio/decode.js';
 import { BUILTIN_REPRESENTATIONS, isBuiltin } from '../audio/representations.js';
 import type { LibraryStore, TrackRow } from '../store/library-store.js';
-import type { AnalysisFailure } from './analyze-file.js';
+import { decodeForAnalysis, failureOf, type AnalysisFailure } from './analyze-file.js';
+import type { Excerpt } from '../audio/representations.js';
 import type { FromWorker, ToWorker } from './analyze-protocol.js';
 
 export interface AnalyzeProgress {
@@ -103,9 +104,8 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
   progress(null);
   if (total === 0) return report;
 
-  const nWorkers = Math.max(1, Math.min(o.jobs ?? cpus().length, Math.ceil(total / IN_FLIGHT_PER_WORKER)));
+  const nWorkers = Math.max(1, Math.min(o.jobs ?? cpus().length, total));
   const script = findWorkerScript(o.workerScript);
-  const byId = new Map<number, TrackRow>(pending.map((t) => [t.id, t]));
   let next = 0;
 
   const saveResult = (t: TrackRow, vectors: Record<string, Float32Array>, excerpts: unknown) => {
@@ -125,88 +125,135 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
     report.failures.push({ path: t.path, ...f });
   };
 
-  await new Promise<void>((resolveAll, rejectAll) => {
-    const workers: Worker[] = [];
-    const inFlight = new Map<Worker, Set<number>>();
-    let finished = false;
-    let alive = 0;
-    const finish = (err?: Error) => {
-      if (finished) return;
-      finished = true;
-      o.signal?.removeEventListener('abort', onAbort);
-      for (const w of workers) {
-        w.postMessage({ type: 'cancel' } satisfies ToWorker);
-        void w.terminate();
-      }
-      if (err) rejectAll(err);
-      else resolveAll();
-    };
-    const onAbort = () => {
-      report.cancelled = true;
-      finish();
-    };
-    if (o.signal?.aborted) return onAbort();
-    o.signal?.addEventListener('abort', onAbort, { once: true });
+  // The pipeline: up to DECODING tracks decode at once here (ffmpeg processes, drained by this thread's event
+  // loop); decoded tracks wait in `ready` (bounded) until a worker is free; each worker computes one track and
+  // holds one more, so it never idles between tracks.
+  const DECODING = nWorkers * IN_FLIGHT_PER_WORKER;
+  const READY_MAX = nWorkers * IN_FLIGHT_PER_WORKER;
+  const decodeController = new AbortController();
+  const onOuterAbort = () => decodeController.abort();
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  interface Decoded {
+    t: TrackRow;
+    audio: Float32Array[];
+    excerpts: Excerpt[];
+    decodeMs: number;
+  }
 
-    const feed = (w: Worker) => {
-      const set = inFlight.get(w) as Set<number>;
-      while (!finished && set.size < IN_FLIGHT_PER_WORKER && next < pending.length) {
-        const t = pending[next++];
-        set.add(t.id);
-        w.postMessage({ type: 'task', id: t.id, path: t.path, duration: t.duration, reps } satisfies ToWorker);
-      }
-      if (!finished && next >= pending.length && [...inFlight.values()].every((s) => s.size === 0)) finish();
-    };
-
-    const spawnWorker = () => {
-      const w = new Worker(script);
-      alive++;
-      workers.push(w);
-      inFlight.set(w, new Set());
-      w.postMessage({ type: 'init', ffmpeg } satisfies ToWorker);
-      w.on('message', (m: FromWorker) => {
+  try {
+    await new Promise<void>((resolveAll, rejectAll) => {
+      const workers: Worker[] = [];
+      const inFlight = new Map<Worker, Map<number, Decoded>>();
+      const ready: Decoded[] = [];
+      let decoding = 0;
+      let finished = false;
+      const finish = (err?: Error) => {
         if (finished) return;
-        const t = byId.get(m.id);
-        inFlight.get(w)?.delete(m.id);
-        if (!t) return;
-        try {
-          if (m.type === 'result') {
-            saveResult(t, m.vectors, m.excerpts);
-            report.analyzed++;
-            report.decodeMs += m.decodeMs;
-            report.computeMs += m.computeMs;
-          } else {
-            saveFailure(t, m.failure);
+        finished = true;
+        o.signal?.removeEventListener('abort', onAbort);
+        decodeController.abort();
+        for (const w of workers) void w.terminate();
+        if (err) rejectAll(err);
+        else resolveAll();
+      };
+      const onAbort = () => {
+        report.cancelled = true;
+        finish();
+      };
+      if (o.signal?.aborted) return onAbort();
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+
+      const settled = () => decoding === 0 && ready.length === 0 && next >= pending.length && [...inFlight.values()].every((m) => m.size === 0);
+
+      const pump = () => {
+        if (finished) return;
+        // Hand decoded tracks to workers with room.
+        for (const w of workers) {
+          const held = inFlight.get(w);
+          while (held && held.size < IN_FLIGHT_PER_WORKER && ready.length > 0) {
+            const d = ready.shift() as Decoded;
+            held.set(d.t.id, d);
+            w.postMessage({ type: 'task', id: d.t.id, audio: d.audio, reps } satisfies ToWorker, d.audio.map((a) => a.buffer as ArrayBuffer));
+          }
+        }
+        // Keep ffmpeg busy, but do not run far ahead of the workers.
+        while (decoding < DECODING && ready.length < READY_MAX && next < pending.length) {
+          const t = pending[next++];
+          decoding++;
+          decodeForAnalysis(ffmpeg, t.path, t.duration, decodeController.signal).then(
+            (dec) => {
+              decoding--;
+              if (finished) return;
+              ready.push({ t, audio: dec.audio, excerpts: dec.excerpts, decodeMs: dec.ms });
+              pump();
+            },
+            (e: unknown) => {
+              decoding--;
+              if (finished) return;
+              try {
+                saveFailure(t, failureOf(e));
+              } catch (err) {
+                finish(err as Error);
+                return;
+              }
+              report.failed++;
+              progress(t.path);
+              pump();
+            },
+          );
+        }
+        if (settled()) finish();
+      };
+
+      const spawnWorker = (): Worker => {
+        const w = new Worker(script);
+        workers.push(w);
+        inFlight.set(w, new Map());
+        w.on('message', (m: FromWorker) => {
+          if (finished) return;
+          const d = inFlight.get(w)?.get(m.id);
+          inFlight.get(w)?.delete(m.id);
+          if (!d) return;
+          try {
+            if (m.type === 'result') {
+              saveResult(d.t, m.vectors, d.excerpts);
+              report.analyzed++;
+              report.decodeMs += d.decodeMs;
+              report.computeMs += m.computeMs;
+            } else {
+              saveFailure(d.t, m.failure);
+              report.failed++;
+            }
+          } catch (e) {
+            finish(e as Error);
+            return;
+          }
+          progress(d.t.path);
+          pump();
+        });
+        w.on('error', (e) => {
+          // A worker that dies (out of memory on a pathological file, a native crash) takes its tasks with it:
+          // record them as failed and carry on with a fresh worker.
+          if (finished) return;
+          const lost = [...(inFlight.get(w)?.values() ?? [])];
+          inFlight.delete(w);
+          workers.splice(workers.indexOf(w), 1);
+          for (const d of lost) {
+            saveFailure(d.t, { stage: 'analyze', code: 'worker-crashed', message: `The analysis worker crashed on this file: ${e.message}`, detail: e.stack ?? null });
             report.failed++;
           }
-        } catch (e) {
-          finish(e as Error);
-          return;
-        }
-        progress(t.path);
-        feed(w);
-      });
-      w.on('error', (e) => {
-        // A worker that dies (out of memory on a pathological file, a native crash) takes its tasks with it:
-        // record them as failed and carry on with a fresh worker.
-        if (finished) return;
-        const lost = [...(inFlight.get(w) ?? [])];
-        inFlight.delete(w);
-        alive--;
-        for (const id of lost) {
-          const t = byId.get(id);
-          if (!t) continue;
-          saveFailure(t, { stage: 'analyze', code: 'worker-crashed', message: `The analysis worker crashed on this file: ${e.message}`, detail: e.stack ?? null });
-          report.failed++;
-        }
-        progress(null);
-        if (next < pending.length) feed(spawnWorker());
-        else if (alive === 0 || [...inFlight.values()].every((s) => s.size === 0)) finish();
-      });
-      return w;
-    };
-    for (let i = 0; i < nWorkers; i++) feed(spawnWorker());
-  });
+          progress(null);
+          if (!settled()) spawnWorker();
+          pump();
+        });
+        return w;
+      };
+      for (let i = 0; i < nWorkers; i++) spawnWorker();
+      pump();
+    });
+  } finally {
+    o.signal?.removeEventListener('abort', onOuterAbort);
+  }
 
   report.skipped = total - report.analyzed - report.failed;
   report.elapsedMs = performance.now() - started;
