@@ -101,6 +101,7 @@ export function spectralContrast(S: Matrix, sr: number, nFft: number, { fmin = 2
     bands.push([k0, Math.max(k0 + 1, k1)]);
   }
   const scratch = new Float32Array(S.rows);
+  const scratchHi = new Float32Array(S.rows);
   for (let t = 0; t < S.cols; t++) {
     for (let b = 0; b < bands.length; b++) {
       const [k0, k1] = bands[b];
@@ -121,11 +122,31 @@ export function spectralContrast(S: Matrix, sr: number, nFft: number, { fmin = 2
         lo = Math.sqrt(mn);
         hi = Math.sqrt(mx);
       } else {
-        for (let k = k0; k < k1; k++) v[k - k0] = Math.sqrt(S.data[k * S.cols + t]);
-        v.sort();
+        // The q smallest and q largest values by insertion into two small sorted buffers (q ≪ n), not a sort.
+        const small = v.subarray(0, q).fill(Infinity);
+        const large = scratchHi.subarray(0, q).fill(-Infinity);
+        for (let k = k0; k < k1; k++) {
+          const a = S.data[k * S.cols + t];
+          if (a < small[q - 1]) {
+            let i = q - 1;
+            while (i > 0 && small[i - 1] > a) {
+              small[i] = small[i - 1];
+              i--;
+            }
+            small[i] = a;
+          }
+          if (a > large[q - 1]) {
+            let i = q - 1;
+            while (i > 0 && large[i - 1] < a) {
+              large[i] = large[i - 1];
+              i--;
+            }
+            large[i] = a;
+          }
+        }
         for (let i = 0; i < q; i++) {
-          lo += v[i];
-          hi += v[n - 1 - i];
+          lo += Math.sqrt(small[i]);
+          hi += Math.sqrt(large[i]);
         }
       }
       out.data[b * S.cols + t] = 10 * Math.log10(Math.max(1e-10, hi / q)) - 10 * Math.log10(Math.max(1e-10, lo / q));

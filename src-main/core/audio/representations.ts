@@ -239,9 +239,12 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
     let peak = 0;
     let sumSq = 0;
     let nSamples = 0;
+    const onsets: Float32Array[] = [];
     for (const e of usable) {
       const lag = Math.min(maxLag, e.logMel.cols - 2);
-      acfs.push(autocorrelation(smoothEnvelope(onsetStrength(e.logMel)), lag));
+      const onsetEnv = onsetStrength(e.logMel);
+      onsets.push(onsetEnv);
+      acfs.push(autocorrelation(smoothEnvelope(onsetEnv), lag));
       BANDS.forEach(([b0, b1], i) => bandAcfs[i].push(autocorrelation(smoothEnvelope(onsetStrength(e.logMel, b0, b1)), lag)));
       // Frame RMS over centred nFft windows (librosa.feature.rms), from prefix sums of y².
       const y = e.y;
@@ -313,14 +316,14 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
       return out2;
     };
     const acf = meanAcf(acfs);
-    const onset = stats(hstack(logMels.map((l) => ({ rows: 1, cols: l.cols, data: onsetStrength(l) }))).data);
+    const onset = stats(hstack(onsets.map((o) => ({ rows: 1, cols: o.length, data: o }))).data);
     push(onset.mean);
     push(onset.std);
     let peaks = 0;
     let frames = 0;
-    for (const l of logMels) {
-      const o = onsetStrength(l);
-      const thr = stats(o).mean + stats(o).std;
+    for (const o of onsets) {
+      const os = stats(o);
+      const thr = os.mean + os.std;
       for (let t = 1; t < o.length - 1; t++) if (o[t] > thr && o[t] >= o[t - 1] && o[t] > o[t + 1]) peaks++;
       frames += o.length;
     }
