@@ -229,7 +229,6 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
     const { nFft, hopLength } = DSP_FRONT_END;
     const fps = sr / hopLength;
     const maxLag = Math.round(fps * 2); // 2 s: down to 30 BPM
-    const logMels = usable.map((e) => e.logMel);
     const mfccs = usable.map((e) => e.mfcc);
     // Spectral shape statistics need no fine time resolution: every DECIMATE-th frame (≈ 46 ms apart).
     const specs = usable.map((e) => decimateFrames(e.S, DECIMATE));
