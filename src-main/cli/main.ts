@@ -310,6 +310,52 @@ program
   });
 
 program
+  .command('tag')
+  .description('write facet tags into files safely (journaled, verified, atomic), list batches, or undo one')
+  .option('--track <id|path>', 'a library track (repeatable)', collect, [])
+  .option('--set <field=values>', 'values to write, ";"-separated, e.g. --set "genre=Jazz;Bebop" (repeatable; empty removes)', collect, [])
+  .option('--id3 <version>', 'ID3v2 version for MP3/AIFF: 3 or 4', '4')
+  .option('--dry-run', 'show what would change, write nothing')
+  .option('--undo <batch>', 'restore the values a batch replaced')
+  .option('--batches', 'list the batches written so far')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { track: string[]; set: string[]; id3: string; dryRun?: boolean; undo?: string; batches?: boolean; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      if (o.batches) {
+        const b = e.tagBatches();
+        print(!!o.json, b, () => (b.length ? b.map((x) => `${x.batch}  ${x.files} file(s)  ${new Date(x.at).toLocaleString()}`).join('\n') : 'No tags written yet.'));
+        return;
+      }
+      let report;
+      if (o.undo) report = await e.undoTags(o.undo);
+      else {
+        if (o.track.length === 0 || o.set.length === 0) throw new Error('Name the tracks (--track) and the values (--set field=a;b), or use --undo / --batches.');
+        if (o.id3 !== '3' && o.id3 !== '4') throw new Error('--id3 must be 3 or 4.');
+        const changes: Record<string, string[]> = {};
+        for (const s of o.set) {
+          const m = /^([\p{L}\p{N}_ .:-]+)=(.*)$/u.exec(s);
+          if (!m) throw new Error(`--set ${JSON.stringify(s)}: write it as field=value;value.`);
+          changes[m[1].trim().toLowerCase()] = m[2].split(';').map((v) => v.trim()).filter(Boolean);
+        }
+        const ids = o.track.map((x) => {
+          const t = /^\d+$/.test(x) ? e.store.trackById(Number(x)) : e.store.trackByPath(resolve(x));
+          if (!t) throw new Error(`${x} is not a track in the library (scan its folder first).`);
+          return t.id;
+        });
+        report = await e.writeTags(ids.map((trackId) => ({ trackId, changes })), { dryRun: o.dryRun, id3Version: o.id3 === '3' ? 3 : 4 });
+      }
+      print(!!o.json, report, () => {
+        const lines = report.written.map((w) => `${report.dryRun ? 'would write' : 'wrote'} ${w.path}: ${Object.keys(w.after).map((f) => `${f} ${JSON.stringify(w.before[f] ?? [])} → ${JSON.stringify(w.after[f])}`).join(', ')}`);
+        for (const r of report.refused) lines.push(`refused ${r.path ?? r.trackId}: ${r.message}`);
+        if (!report.dryRun && report.written.length) lines.push(`batch ${report.batch} (undo: earmark tag --undo ${report.batch})`);
+        if (lines.length === 0) lines.push('Nothing to change.');
+        return lines.join('\n');
+      });
+      if (report.refused.length) process.exitCode = 3;
+    });
+  });
+
+program
   .command('quickstart')
   .description('first run: make a demo library in the data folder if there is no music folder yet, scan, analyse, and show similar tracks')
   .option('--tracks <n>', 'size of the demo library', positiveInt('--tracks'), 40)

@@ -12,6 +12,7 @@ import { analyzeFile } from './jobs/analyze-file.js';
 import { analyzeLibrary, type AnalyzeOptions, type AnalyzeReport } from './jobs/analyze.js';
 import { detectCompute, type ComputeInfo } from './learn/compute.js';
 import { scanLibrary, type ScanOptions, type ScanReport } from './library/scan.js';
+import { cleanStrayTemps, listBatches, newBatchId, readJournal, safeWriteTags, TagWriteError, type FacetChanges } from './library/tag-writer.js';
 import { schemaVersion } from './store/db.js';
 import { LibraryStore, type ErrorRow, type TrackRow } from './store/library-store.js';
 
@@ -99,6 +100,14 @@ export interface FeatureMatrix {
   shape: [number, number];
   data: number[][];
   sr: number;
+}
+
+export interface TagWriteReport {
+  batch: string;
+  dryRun: boolean;
+  written: Array<{ trackId: number; path: string; before: Record<string, string[]>; after: Record<string, string[]> }>;
+  refused: Array<{ trackId: number | null; path: string | null; code: string; message: string }>;
+  undoOf?: string;
 }
 
 export interface EarmarkOptions {
@@ -364,6 +373,86 @@ export class Earmark {
       closeSync(fdT);
     }
     return { rows: ids.length, dim: r.dim, f32, tsv };
+  }
+
+  /**
+   * Write facet tags into library files, safely (see `safeWriteTags`), as one journaled batch that `undoTags`
+   * reverses. Each file is refused on its own (changed since the scan, read-only, unsupported…); the rest go on.
+   */
+  async writeTags(
+    edits: Array<{ trackId: number; changes: FacetChanges }>,
+    o: { dryRun?: boolean; id3Version?: 3 | 4; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<TagWriteReport> {
+    const batch = newBatchId();
+    const report: TagWriteReport = { batch, written: [], refused: [], dryRun: !!o.dryRun };
+    let done = 0;
+    for (const { trackId, changes } of edits) {
+      const t = this.store.trackById(trackId);
+      if (!t) {
+        report.refused.push({ trackId, path: null, code: 'missing', message: `No track with id ${trackId}.` });
+        continue;
+      }
+      const before = this.store.tagsOf(trackId);
+      const changed = Object.fromEntries(
+        Object.entries(changes)
+          .map(([f, v]) => [f.toLowerCase(), v] as const)
+          .filter(([f, v]) => (before[f] ?? []).join('\u0000') !== v.join('\u0000')),
+      );
+      if (Object.keys(changed).length === 0) continue;
+      if (o.dryRun) {
+        report.written.push({ trackId, path: t.path, before: Object.fromEntries(Object.keys(changed).map((f) => [f, before[f] ?? []])), after: changed });
+        continue;
+      }
+      try {
+        cleanStrayTemps(dirname(t.path));
+        const r = await safeWriteTags(t.path, changed, {
+          ffmpeg: this.ffmpeg(),
+          journalDir: this.paths.journalDir,
+          batch,
+          expected: { size: t.size, mtimeMs: t.mtime_ms, hash: t.content_hash },
+          id3Version: o.id3Version,
+        });
+        this.store.transaction(() => {
+          this.store.updateFileIdentity(trackId, { size: r.file.size, mtimeMs: r.file.mtimeMs, hash: r.file.hash });
+          this.store.setFacts(trackId, r.facts);
+          // The audio is bit-identical: the analysis stays valid for the new content hash.
+          this.store.db.prepare('UPDATE vectors SET content_hash = ? WHERE track_id = ?').run(r.file.hash, trackId);
+        });
+        report.written.push({ trackId, path: t.path, before: r.before, after: r.after });
+      } catch (e) {
+        const code = e instanceof TagWriteError ? e.code : 'write-failed';
+        report.refused.push({ trackId, path: t.path, code, message: e instanceof Error ? e.message : String(e) });
+      }
+      o.onProgress?.(++done, edits.length);
+    }
+    return report;
+  }
+
+  /** Restore the values a batch replaced, in every file not edited since (those are refused). */
+  async undoTags(batch: string): Promise<TagWriteReport> {
+    const entries = readJournal(this.paths.journalDir, batch);
+    const edits: Array<{ trackId: number; changes: FacetChanges }> = [];
+    const refused: TagWriteReport['refused'] = [];
+    for (const e of entries) {
+      const t = this.store.trackByPath(e.path);
+      if (!t) {
+        refused.push({ trackId: null, path: e.path, code: 'missing', message: `${e.path} is no longer in the library.` });
+        continue;
+      }
+      const now = this.store.tagsOf(t.id);
+      const untouched = Object.entries(e.after).every(([f, v]) => (now[f] ?? []).join('\u0000') === v.join('\u0000'));
+      if (!untouched) {
+        refused.push({ trackId: t.id, path: e.path, code: 'changed-since-scan', message: `${e.path} was edited after batch ${batch}; its tags are left as they are.` });
+        continue;
+      }
+      edits.push({ trackId: t.id, changes: e.before });
+    }
+    const r = await this.writeTags(edits);
+    return { ...r, refused: [...refused, ...r.refused], undoOf: batch };
+  }
+
+  tagBatches(): Array<{ batch: string; files: number; at: number }> {
+    return listBatches(this.paths.journalDir);
   }
 
   /** A front-end matrix of any audio file, for comparison with other implementations (e.g. librosa). */

@@ -75,7 +75,12 @@ export function writeTags(path: string, tags: TagSet, { id3Version = 4 }: WriteO
       const name = rawName.toLowerCase();
       const upper = name.toUpperCase();
       if (name === 'genre') {
-        t.genres = values;
+        // Each tag by itself: the combined tag of RIFF files would also rewrite fields that were not asked for.
+        if (id3) id3.genres = values;
+        if (xiph) xiph.genres = values;
+        const info = /\.wave?$/i.test(path) ? (file.getTag(TagTypes.RiffInfo, false) as { genres: string[] } | undefined) : undefined;
+        if (info) info.genres = values;
+        if (!id3 && !xiph && !apple) t.genres = values;
         // MP4: one data box per value in ©gen, as MusicBrainz Picard writes it (the library joins them with "; ").
         if (apple) apple.setQuickTimeData(Mpeg4BoxType.GEN, values.map((v) => ByteVector.fromString(v, StringType.UTF8)), Mpeg4AppleDataBoxFlagType.ContainsText);
         continue;
@@ -95,6 +100,8 @@ export function writeTags(path: string, tags: TagSet, { id3Version = 4 }: WriteO
       }
       if (apple) apple.setItunesStrings(ITUNES, upper, ...values);
     }
+    // No ID3v1 tag where there was none (taglib adds one to MP3s; its empty year reads back as 0).
+    if (!(file.tagTypesOnDisk & TagTypes.Id3v1)) file.removeTags(TagTypes.Id3v1);
     file.save();
   } finally {
     file.dispose();

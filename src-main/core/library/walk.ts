@@ -75,6 +75,8 @@ export async function walkAudio(roots: readonly string[], onProblem: (p: WalkPro
     const subdirs: string[] = [];
     try {
       for await (const entry of handle) {
+        // Earmark's own temporary copies (a tag write interrupted by a crash) are never music.
+        if (entry.name.startsWith('.earmark-tmp-')) continue;
         const p = join(dir, entry.name);
         if (entry.isDirectory()) subdirs.push(p);
         else if (entry.isFile()) {
