@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFile } from 'music-metadata';
@@ -27,7 +28,6 @@ function make(f: (typeof FORMATS)[number], out: string): void {
   const meta = ['-metadata', 'title=Original Title', '-metadata', 'artist=Ann Artist', '-metadata', 'album=First Album', '-metadata', 'genre=Rock'];
   const comment = f.ext === 'wav' ? [] : ['-metadata', `comment=${HUGE}`];
   if (f.picture) {
-    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
     const r = spawnSync(ffmpeg().path, ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=f=330:d=4', '-i', cover, '-map', '0:a', '-map', '1:v', '-c:v', f.ext === 'm4a' ? 'png' : 'copy', '-disposition:v', 'attached_pic', ...f.args, ...meta, ...comment, out]);
     if (r.status !== 0) throw new Error(r.stderr.toString());
   } else lavfi(out, 'sine=f=330:d=4', [...f.args, ...meta, ...comment]);
