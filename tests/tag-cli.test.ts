@@ -48,3 +48,16 @@ describe('earmark tag', () => {
     expect(cli(['tag', '--undo', 'nope'], { home }).stderr).toMatch(/No tag-writing batch/);
   });
 });
+
+describe('earmark facets and alias', () => {
+  it('reports a field normalised, with aliases the user sets', () => {
+    const v = cliJson<{ values: Array<{ value: string; count: number }>; rare: Array<{ value: string }> }>(['facets', '--field', 'genre', '--min-support', '1'], { home });
+    expect(v.values.map((x) => x.value).sort()).toEqual(['Pop', 'Rock']);
+    const a = cliJson<Array<{ alias: string; value: string }>>(['alias', 'genre', 'pop', 'Rock'], { home });
+    expect(a).toEqual([{ field: 'genre', alias: 'pop', value: 'Rock' }]);
+    const v2 = cliJson<{ values: Array<{ value: string; count: number }> }>(['facets', '--field', 'genre', '--min-support', '2'], { home });
+    expect(v2.values).toEqual([{ value: 'Rock', count: 2, spellings: ['Pop', 'Rock'] }]);
+    expect(cliJson<unknown[]>(['alias', 'genre', 'pop', '--remove'], { home })).toEqual([]);
+    expect(cli(['alias', 'genre', 'pop', '--remove'], { home }).stderr).toMatch(/No alias/);
+  });
+});

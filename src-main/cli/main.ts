@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Earmark, type SimilarQuery } from '../core/api.js';
 import { EarmarkService } from '../core/service.js';
+import { facetVocabulary, listAliases, removeAlias, setAlias } from '../core/library/facets.js';
 import { startServer } from '../server/server.js';
 import { formatDuration, ProgressBar } from './progress.js';
 
@@ -352,6 +353,47 @@ program
         return lines.join('\n');
       });
       if (report.refused.length) process.exitCode = 3;
+    });
+  });
+
+program
+  .command('facets')
+  .description("a tag field's normalised values: split, one spelling each, aliases applied; rare values reported apart")
+  .option('--field <name>', 'the field (genre, mood, style, theme or any custom field)', 'genre')
+  .option('--min-support <n>', 'tracks a value needs to be learned', positiveInt('--min-support'), 5)
+  .option('--json', 'machine-readable output')
+  .action(async (o: { field: string; minSupport: number; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      const v = facetVocabulary(e.store, o.field, { minSupport: o.minSupport });
+      const out = { field: v.field, tracks: v.tracks, minSupport: v.minSupport, values: v.values, rare: v.rare };
+      print(!!o.json, out, () => {
+        const line = (x: { value: string; count: number; spellings: string[] }) =>
+          `  ${pad(x.value, 28)} ${String(x.count).padStart(6)}${x.spellings.length > 1 ? `   (also written ${x.spellings.filter((s) => s !== x.value).join(', ')})` : ''}`;
+        return [
+          `${v.field}: ${v.tracks} tracks carry it; ${v.values.length} values with ≥ ${v.minSupport} tracks`,
+          ...v.values.map(line),
+          ...(v.rare.length ? [`rare (under ${v.minSupport} tracks, not learned): ${v.rare.length}`, ...v.rare.map(line)] : []),
+        ].join('\n');
+      });
+    });
+  });
+
+program
+  .command('alias')
+  .description('the alias table for facet values: read <alias> as <value> in <field>')
+  .argument('[field]')
+  .argument('[alias]')
+  .argument('[value]')
+  .option('--remove', 'remove the alias')
+  .option('--json', 'machine-readable output')
+  .action(async (field: string | undefined, alias: string | undefined, value: string | undefined, o: { remove?: boolean; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      if (field && alias && o.remove) {
+        if (!removeAlias(e.store, field, alias)) throw new Error(`No alias "${alias}" in ${field}.`);
+      } else if (field && alias && value) setAlias(e.store, field, alias, value);
+      else if (alias || value) throw new Error('Give a field, an alias and its value (or --remove with field and alias).');
+      const list = listAliases(e.store, field);
+      print(!!o.json, list, () => (list.length ? list.map((a) => `${a.field}: ${a.alias} → ${a.value}`).join('\n') : 'No aliases.'));
     });
   });
 

@@ -99,4 +99,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE tracks ADD COLUMN search TEXT;
   CREATE INDEX tracks_title_nocase ON tracks(title COLLATE NOCASE);
   `,
+  // 3: the user's alias table for facet values ("hiphop" → "Hip-Hop"), per field; keys are folded forms.
+  `
+  CREATE TABLE aliases (
+    field TEXT NOT NULL,
+    alias_key TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (field, alias_key)
+  );
+  `,
 ];
