@@ -140,6 +140,7 @@ describe('media protocol', () => {
     mkdirSync(outside, { recursive: true });
     writeFileSync(join(root, 'Ünïcode & Co', 'a b#1.mp3'), Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256)));
     writeFileSync(join(outside, 'secret.mp3'), 'secret');
+    writeFileSync(join(root, '100% Hits %41.mp3'), 'percent');
     symlinkSync(join(outside, 'secret.mp3'), join(root, 'link.mp3'));
     symlinkSync(outside, join(root, 'linked-dir'));
   });
@@ -162,6 +163,10 @@ describe('media protocol', () => {
     const tail = await get(mediaUrlOf(file), { Range: 'bytes=-10' });
     expect(tail.headers.get('content-range')).toBe('bytes 990-999/1000');
     expect((await get(mediaUrlOf(file), { Range: 'bytes=5000-' })).status).toBe(416);
+    // A literal "%" in a file name survives: the path is decoded exactly once.
+    const pct = await get(mediaUrlOf(join(root, '100% Hits %41.mp3')));
+    expect(pct.status).toBe(200);
+    expect(await pct.text()).toBe('percent');
   });
 
   it('refuses files outside the roots, whatever the spelling', async () => {

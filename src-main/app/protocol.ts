@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { MEDIA_SCHEME } from '../core/contract.js';
-import { MediaRefused, resolveLibraryFile, serveFile } from '../core/media.js';
+import { decodeMediaPath, MediaRefused, resolveLibraryFile, serveFile } from '../core/media.js';
 
 /** Registered before the app is ready: a standard, secure scheme the media element can stream and seek. */
 export const MEDIA_SCHEME_PRIVILEGES = {
@@ -23,7 +23,7 @@ export async function handleMediaRequest(request: Request, roots: () => Promise<
     const url = new URL(request.url);
     if (url.protocol !== `${MEDIA_SCHEME}:` || url.host !== 'media') throw new MediaRefused(400, 'Not a media address.');
     const encoded = url.pathname.replace(/^\//, '');
-    const file = resolveLibraryFile(await roots(), encoded);
+    const file = resolveLibraryFile(await roots(), decodeMediaPath(encoded));
     const m = serveFile(file, request.headers.get('range'));
     if (request.method === 'HEAD') {
       m.body.destroy();

@@ -36,18 +36,21 @@ function inside(root: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('..'));
 }
 
-/**
- * The real file behind a media request, only if it lies inside one of the library roots. The requested path is
- * percent-decoded once, must be absolute, may not contain `..` segments or NUL bytes, and is resolved through
- * symlinks before the check, so a link inside a root pointing outside it is refused as well.
- */
-export function resolveLibraryFile(roots: readonly string[], requested: string): string {
-  let p: string;
+/** A percent-encoded path from a URL, decoded exactly once. */
+export function decodeMediaPath(encoded: string): string {
   try {
-    p = decodeURIComponent(requested);
+    return decodeURIComponent(encoded);
   } catch {
     throw new MediaRefused(400, 'The file name is not valid percent-encoding.');
   }
+}
+
+/**
+ * The real file behind a media request, only if it lies inside one of the library roots. The path (already
+ * decoded) must be absolute, may not contain `..` segments or NUL bytes, and is resolved through symlinks before
+ * the check, so a link inside a root pointing outside it is refused as well.
+ */
+export function resolveLibraryFile(roots: readonly string[], p: string): string {
   if (p.includes('\0')) throw new MediaRefused(400, 'The file name contains a NUL byte.');
   if (!isAbsolute(p)) throw new MediaRefused(400, 'Media paths are absolute.');
   if (p.split(/[\\/]+/).includes('..')) throw new MediaRefused(403, 'Paths with ".." are refused.');

@@ -237,6 +237,9 @@ describe('web mode server', () => {
     expect(part.status).toBe(206);
     expect(part.body.length).toBe(100);
     expect(part.body.subarray(0, 4).toString()).toBe('fLaC');
+    const { copyFileSync } = await import('node:fs');
+    copyFileSync(file, join(music, '100% live %41.flac'));
+    expect((await raw('GET', `/media?path=${encodeURIComponent(join(music, '100% live %41.flac'))}`, null)).status).toBe(200);
     const refuse = async (p: string) => (await raw('GET', `/media?path=${encodeURIComponent(p)}`, null)).status;
     expect(await refuse(join(t.dir, 'private', 'secret.wav'))).toBe(403);
     expect(await refuse(`${music}/../private/secret.wav`)).toBe(403);
