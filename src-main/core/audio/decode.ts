@@ -202,10 +202,16 @@ export function decodeExcerpt(ff: Ffmpeg, file: string, o: ExcerptOptions = {}):
         );
         return;
       }
-      const buf = Buffer.concat(chunks, bytes);
-      // Copy into an aligned buffer: Buffer.concat may return a view at an odd offset of the pool.
+      // One copy, chunk by chunk, into an aligned buffer (a chunk may sit at an odd offset of Node's pool).
       const out = new Float32Array(n);
-      new Uint8Array(out.buffer).set(buf.subarray(0, n * 4));
+      const bytesOut = new Uint8Array(out.buffer);
+      let at = 0;
+      for (const c of chunks) {
+        if (at >= bytesOut.length) break;
+        const take = Math.min(c.length, bytesOut.length - at);
+        bytesOut.set(take === c.length ? c : c.subarray(0, take), at);
+        at += take;
+      }
       resolve(out);
     });
   });

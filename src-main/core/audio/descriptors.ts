@@ -2,93 +2,32 @@ import { fftFrequencies } from './stft.js';
 import { matrix, type Matrix } from './matrix.js';
 
 /**
- * Frame-level descriptors in the manner of `librosa.feature` / `librosa.onset`, computed from a precomputed
- * power spectrogram `S` `[1 + nFft/2, nFrames]` so one STFT serves every descriptor.
+ * Frame-level descriptors in the manner of `librosa.feature` / `librosa.onset`. Each spectral descriptor exists
+ * twice over one implementation: per frame, on one power spectrum `p` `[1 + nFft/2]` (what the fused `dsp`
+ * front end calls while it walks the STFT), and per matrix, on a power spectrogram `S` `[1 + nFft/2, nFrames]`.
  */
 
-/** Spectral centroid per frame, Hz (`librosa.feature.spectral_centroid` on magnitudes). `[nFrames]` */
-export function spectralCentroid(S: Matrix, sr: number, nFft: number): Float32Array {
-  const f = fftFrequencies(sr, nFft);
-  const out = new Float32Array(S.cols);
-  const num = new Float64Array(S.cols);
-  const den = new Float64Array(S.cols);
-  for (let k = 0; k < S.rows; k++) {
-    const base = k * S.cols;
-    for (let t = 0; t < S.cols; t++) {
-      const m = Math.sqrt(S.data[base + t]);
-      num[t] += f[k] * m;
-      den[t] += m;
-    }
-  }
-  for (let t = 0; t < S.cols; t++) out[t] = den[t] > 1e-12 ? num[t] / den[t] : 0;
-  return out;
+/** Tables the spectral descriptors of one `(sr, nFft)` need, built once. */
+export interface SpectrumTables {
+  sr: number;
+  nFft: number;
+  nBins: number;
+  /** Bin centre frequencies, Hz. `[nBins]` */
+  freqs: Float64Array;
+  /** Spectral-contrast bands as bin ranges `[k0, k1)`. */
+  contrastBands: Array<[number, number]>;
+  /** Chroma filterbank rows as their non-zero bins and weights (float32, as the matrix holds them). */
+  chroma: Array<{ bins: Int32Array; weights: Float32Array }>;
 }
 
-/** Spectral bandwidth (p=2) about the centroid, Hz. `[nFrames]` */
-export function spectralBandwidth(S: Matrix, sr: number, nFft: number, centroid: Float32Array): Float32Array {
-  const f = fftFrequencies(sr, nFft);
-  const num = new Float64Array(S.cols);
-  const den = new Float64Array(S.cols);
-  for (let k = 0; k < S.rows; k++) {
-    const base = k * S.cols;
-    for (let t = 0; t < S.cols; t++) {
-      const m = Math.sqrt(S.data[base + t]);
-      const d = f[k] - centroid[t];
-      num[t] += m * d * d;
-      den[t] += m;
-    }
-  }
-  const out = new Float32Array(S.cols);
-  for (let t = 0; t < S.cols; t++) out[t] = den[t] > 1e-12 ? Math.sqrt(num[t] / den[t]) : 0;
-  return out;
-}
+const CONTRAST_FMIN = 200;
+const CONTRAST_BANDS = 6;
+const CONTRAST_QUANTILE = 0.02;
+/** Rows spectral contrast yields: one per octave band plus the band below `fmin`. */
+export const N_CONTRAST = CONTRAST_BANDS + 1;
 
-/** Frequency below which `rollPercent` of the magnitude lies. `[nFrames]` */
-export function spectralRolloff(S: Matrix, sr: number, nFft: number, rollPercent = 0.85): Float32Array {
-  const f = fftFrequencies(sr, nFft);
-  const total = new Float64Array(S.cols);
-  for (let k = 0; k < S.rows; k++) for (let t = 0; t < S.cols; t++) total[t] += Math.sqrt(S.data[k * S.cols + t]);
-  const out = new Float32Array(S.cols);
-  const acc = new Float64Array(S.cols);
-  const done = new Uint8Array(S.cols);
-  for (let k = 0; k < S.rows; k++) {
-    for (let t = 0; t < S.cols; t++) {
-      if (done[t]) continue;
-      acc[t] += Math.sqrt(S.data[k * S.cols + t]);
-      if (acc[t] >= rollPercent * total[t]) {
-        out[t] = f[k];
-        done[t] = 1;
-      }
-    }
-  }
-  return out;
-}
-
-/** Spectral flatness (geometric / arithmetic mean of power, amin 1e-10). `[nFrames]` */
-export function spectralFlatness(S: Matrix, amin = 1e-10): Float32Array {
-  const logSum = new Float64Array(S.cols);
-  const sum = new Float64Array(S.cols);
-  for (let k = 0; k < S.rows; k++) {
-    const base = k * S.cols;
-    for (let t = 0; t < S.cols; t++) {
-      const p = Math.max(amin, S.data[base + t]);
-      logSum[t] += Math.log(p);
-      sum[t] += p;
-    }
-  }
-  const out = new Float32Array(S.cols);
-  for (let t = 0; t < S.cols; t++) out[t] = Math.exp(logSum[t] / S.rows) / (sum[t] / S.rows);
-  return out;
-}
-
-/**
- * Spectral contrast in octave bands above `fmin` (`librosa.feature.spectral_contrast`, nBands=6, quantile 0.02):
- * dB difference between the mean of the top and bottom quantile of each band. `[nBands + 1, nFrames]`
- */
-export function spectralContrast(S: Matrix, sr: number, nFft: number, { fmin = 200, nBands = 6, quantile = 0.02 } = {}): Matrix {
-  const freqs = fftFrequencies(sr, nFft);
+function contrastBands(freqs: Float64Array, fmin: number, nBands: number): Array<[number, number]> {
   const edges = [0, ...Array.from({ length: nBands + 1 }, (_, i) => fmin * 2 ** i)];
-  const out = matrix(nBands + 1, S.cols);
   const bands: Array<[number, number]> = [];
   for (let b = 0; b <= nBands; b++) {
     const lo = edges[b];
@@ -100,58 +39,203 @@ export function spectralContrast(S: Matrix, sr: number, nFft: number, { fmin = 2
     if (b > 0) k0 = Math.max(0, k0 - 1);
     bands.push([k0, Math.max(k0 + 1, k1)]);
   }
-  const scratch = new Float32Array(S.rows);
-  const scratchHi = new Float32Array(S.rows);
-  for (let t = 0; t < S.cols; t++) {
-    for (let b = 0; b < bands.length; b++) {
-      const [k0, k1] = bands[b];
-      const n = k1 - k0;
-      const v = scratch.subarray(0, n);
-      const q = Math.max(1, Math.round(quantile * n));
-      let lo = 0;
-      let hi = 0;
-      if (q === 1) {
-        // The common case (bands under 75 bins): the quantile means are the minimum and the maximum.
-        let mn = Infinity;
-        let mx = -Infinity;
-        for (let k = k0; k < k1; k++) {
-          const a = S.data[k * S.cols + t];
-          if (a < mn) mn = a;
-          if (a > mx) mx = a;
-        }
-        lo = Math.sqrt(mn);
-        hi = Math.sqrt(mx);
-      } else {
-        // The q smallest and q largest values by insertion into two small sorted buffers (q ≪ n), not a sort.
-        const small = v.subarray(0, q).fill(Infinity);
-        const large = scratchHi.subarray(0, q).fill(-Infinity);
-        for (let k = k0; k < k1; k++) {
-          const a = S.data[k * S.cols + t];
-          if (a < small[q - 1]) {
-            let i = q - 1;
-            while (i > 0 && small[i - 1] > a) {
-              small[i] = small[i - 1];
-              i--;
-            }
-            small[i] = a;
-          }
-          if (a > large[q - 1]) {
-            let i = q - 1;
-            while (i > 0 && large[i - 1] < a) {
-              large[i] = large[i - 1];
-              i--;
-            }
-            large[i] = a;
-          }
-        }
-        for (let i = 0; i < q; i++) {
-          lo += Math.sqrt(small[i]);
-          hi += Math.sqrt(large[i]);
-        }
-      }
-      out.data[b * S.cols + t] = 10 * Math.log10(Math.max(1e-10, hi / q)) - 10 * Math.log10(Math.max(1e-10, lo / q));
+  return bands;
+}
+
+const tablesCache = new Map<string, SpectrumTables>();
+export function spectrumTables(sr: number, nFft: number): SpectrumTables {
+  const key = `${sr}/${nFft}`;
+  const hit = tablesCache.get(key);
+  if (hit) return hit;
+  const freqs = fftFrequencies(sr, nFft);
+  const fb = chromaFilterbank(sr, nFft);
+  const chroma = Array.from({ length: 12 }, (_, c) => {
+    const bins: number[] = [];
+    for (let k = 0; k < fb.cols; k++) if (fb.data[c * fb.cols + k] !== 0) bins.push(k);
+    return { bins: Int32Array.from(bins), weights: Float32Array.from(bins, (k) => fb.data[c * fb.cols + k]) };
+  });
+  const t: SpectrumTables = { sr, nFft, nBins: freqs.length, freqs, contrastBands: contrastBands(freqs, CONTRAST_FMIN, CONTRAST_BANDS), chroma };
+  tablesCache.set(key, t);
+  return t;
+}
+
+/** Spectral centroid of one frame from its magnitudes `mag = sqrt(p)`, Hz (`librosa.feature.spectral_centroid`). */
+export function frameCentroid(mag: ArrayLike<number>, freqs: Float64Array): number {
+  let num = 0;
+  let den = 0;
+  for (let k = 0; k < mag.length; k++) {
+    num += freqs[k] * mag[k];
+    den += mag[k];
+  }
+  return den > 1e-12 ? num / den : 0;
+}
+
+/** Spectral bandwidth (p=2) of one frame's magnitudes about its centroid, Hz. */
+export function frameBandwidth(mag: ArrayLike<number>, freqs: Float64Array, centroid: number): number {
+  let num = 0;
+  let den = 0;
+  for (let k = 0; k < mag.length; k++) {
+    const d = freqs[k] - centroid;
+    num += mag[k] * d * d;
+    den += mag[k];
+  }
+  return den > 1e-12 ? Math.sqrt(num / den) : 0;
+}
+
+/** Frequency below which `rollPercent` of one frame's magnitude lies. */
+export function frameRolloff(mag: ArrayLike<number>, freqs: Float64Array, rollPercent = 0.85): number {
+  let total = 0;
+  for (let k = 0; k < mag.length; k++) total += mag[k];
+  let acc = 0;
+  for (let k = 0; k < mag.length; k++) {
+    acc += mag[k];
+    if (acc >= rollPercent * total) return freqs[k];
+  }
+  return 0;
+}
+
+/**
+ * Spectral flatness of one frame: geometric / arithmetic mean of power, floored at `amin`. The log of the
+ * geometric mean is summed over products of 16 bins (each in [amin, ~1e9], so a product stays far inside
+ * float64's range): one logarithm per 16 bins instead of one per bin.
+ */
+export function frameFlatness(p: ArrayLike<number>, amin = 1e-10): number {
+  let logSum = 0;
+  let sum = 0;
+  let prod = 1;
+  let inProd = 0;
+  for (let k = 0; k < p.length; k++) {
+    const v = p[k] > amin ? p[k] : amin;
+    sum += v;
+    prod *= v;
+    if (++inProd === 16) {
+      logSum += Math.log(prod);
+      prod = 1;
+      inProd = 0;
     }
   }
+  logSum += Math.log(prod);
+  return Math.exp(logSum / p.length) / (sum / p.length);
+}
+
+const contrastScratch = { small: new Float32Array(64), large: new Float32Array(64) };
+
+/**
+ * Spectral contrast of one frame (`librosa.feature.spectral_contrast`, fmin 200, 6 octave bands, quantile 0.02):
+ * dB difference between the mean magnitude of the top and of the bottom quantile of each band, written to
+ * `out[at + b * stride]` for `b` in `[0, N_CONTRAST)`.
+ */
+export function frameContrast(p: ArrayLike<number>, bands: ReadonlyArray<[number, number]>, out: Float32Array, at: number, stride: number): void {
+  for (let b = 0; b < bands.length; b++) {
+    const [k0, k1] = bands[b];
+    const q = Math.max(1, Math.round(CONTRAST_QUANTILE * (k1 - k0)));
+    let lo = 0;
+    let hi = 0;
+    if (q === 1) {
+      // The common case (bands under 75 bins): the quantile means are the minimum and the maximum.
+      let mn = Infinity;
+      let mx = -Infinity;
+      for (let k = k0; k < k1; k++) {
+        const a = p[k];
+        if (a < mn) mn = a;
+        if (a > mx) mx = a;
+      }
+      lo = Math.sqrt(mn);
+      hi = Math.sqrt(mx);
+    } else {
+      // The q smallest and q largest values by insertion into two small sorted buffers (q ≪ n), not a sort.
+      if (contrastScratch.small.length < q) {
+        contrastScratch.small = new Float32Array(q);
+        contrastScratch.large = new Float32Array(q);
+      }
+      const small = contrastScratch.small.subarray(0, q).fill(Infinity);
+      const large = contrastScratch.large.subarray(0, q).fill(-Infinity);
+      for (let k = k0; k < k1; k++) {
+        const a = p[k];
+        if (a < small[q - 1]) {
+          let i = q - 1;
+          while (i > 0 && small[i - 1] > a) {
+            small[i] = small[i - 1];
+            i--;
+          }
+          small[i] = a;
+        }
+        if (a > large[q - 1]) {
+          let i = q - 1;
+          while (i > 0 && large[i - 1] < a) {
+            large[i] = large[i - 1];
+            i--;
+          }
+          large[i] = a;
+        }
+      }
+      for (let i = 0; i < q; i++) {
+        lo += Math.sqrt(small[i]);
+        hi += Math.sqrt(large[i]);
+      }
+    }
+    out[at + b * stride] = 10 * Math.log10(Math.max(1e-10, hi / q)) - 10 * Math.log10(Math.max(1e-10, lo / q));
+  }
+}
+
+/** Chroma energy of one frame (the chroma filterbank applied to power), written to `out[at + c * stride]`. */
+export function frameChroma(p: ArrayLike<number>, chroma: SpectrumTables['chroma'], out: Float32Array, at: number, stride: number): void {
+  for (let c = 0; c < 12; c++) {
+    const { bins, weights } = chroma[c];
+    let acc = 0;
+    for (let i = 0; i < bins.length; i++) acc += weights[i] * p[bins[i]];
+    out[at + c * stride] = acc;
+  }
+}
+
+/**
+ * Call `fn(p, t)` for each frame of `S` `[nBins, nFrames]` with the frame's values in a reused buffer; with
+ * `magnitude`, `p` holds their square roots.
+ */
+function eachFrame(S: Matrix, fn: (p: Float64Array, t: number) => void, magnitude = false): void {
+  const col = new Float64Array(S.rows);
+  for (let t = 0; t < S.cols; t++) {
+    for (let k = 0; k < S.rows; k++) col[k] = magnitude ? Math.sqrt(S.data[k * S.cols + t]) : S.data[k * S.cols + t];
+    fn(col, t);
+  }
+}
+
+/** Spectral centroid per frame, Hz. `[nFrames]` */
+export function spectralCentroid(S: Matrix, sr: number, nFft: number): Float32Array {
+  const { freqs } = spectrumTables(sr, nFft);
+  const out = new Float32Array(S.cols);
+  eachFrame(S, (mag, t) => (out[t] = frameCentroid(mag, freqs)), true);
+  return out;
+}
+
+/** Spectral bandwidth (p=2) about the centroid, Hz. `[nFrames]` */
+export function spectralBandwidth(S: Matrix, sr: number, nFft: number, centroid: Float32Array): Float32Array {
+  const { freqs } = spectrumTables(sr, nFft);
+  const out = new Float32Array(S.cols);
+  eachFrame(S, (mag, t) => (out[t] = frameBandwidth(mag, freqs, centroid[t])), true);
+  return out;
+}
+
+/** Frequency below which `rollPercent` of the magnitude lies. `[nFrames]` */
+export function spectralRolloff(S: Matrix, sr: number, nFft: number, rollPercent = 0.85): Float32Array {
+  const { freqs } = spectrumTables(sr, nFft);
+  const out = new Float32Array(S.cols);
+  eachFrame(S, (mag, t) => (out[t] = frameRolloff(mag, freqs, rollPercent)), true);
+  return out;
+}
+
+/** Spectral flatness (geometric / arithmetic mean of power, amin 1e-10). `[nFrames]` */
+export function spectralFlatness(S: Matrix, amin = 1e-10): Float32Array {
+  const out = new Float32Array(S.cols);
+  eachFrame(S, (p, t) => (out[t] = frameFlatness(p, amin)));
+  return out;
+}
+
+/** Spectral contrast per frame. `[N_CONTRAST, nFrames]` */
+export function spectralContrast(S: Matrix, sr: number, nFft: number): Matrix {
+  const { contrastBands: bands } = spectrumTables(sr, nFft);
+  const out = matrix(bands.length, S.cols);
+  eachFrame(S, (p, t) => frameContrast(p, bands, out.data, t, S.cols));
   return out;
 }
 
@@ -270,7 +354,7 @@ export function tempogramSummary(acf: Float64Array, framesPerSecond: number, nBi
 const chromaCache = new Map<string, Matrix>();
 /**
  * A chroma filterbank `[12, 1 + nFft/2]`: each bin's energy goes to its pitch class with a Gaussian of
- * 1 semitone width, weighted towards the middle octaves (as `librosa.filters.chroma` does with its octave
+ * 1 semitone width (cut at ±2.5 semitones), weighted towards the middle octaves (as `librosa.filters.chroma` does with its octave
  * Gaussian centred on C5 = 5 octaves above C0, width 2 octaves). Chroma index 0 is C.
  */
 export function chromaFilterbank(sr: number, nFft: number): Matrix {
@@ -288,7 +372,8 @@ export function chromaFilterbank(sr: number, nFft: number): Matrix {
     for (let c = 0; c < 12; c++) {
       let d = Math.abs(((midi - c) % 12 + 12) % 12);
       if (d > 6) d = 12 - d;
-      fb.data[c * freqs.length + k] = octaveWeight * Math.exp(-0.5 * (d / 0.5) ** 2);
+      // Cut at 2.5 semitones, where the Gaussian is below 4e-6 of its peak: 5 of 12 classes per bin.
+      if (d <= 2.5) fb.data[c * freqs.length + k] = octaveWeight * Math.exp(-0.5 * (d / 0.5) ** 2);
     }
   }
   chromaCache.set(key, fb);

@@ -75,7 +75,7 @@ export function powerToDb(S: Matrix, { ref = 1, amin = 1e-10, topDb = 80 }: Powe
 
 const dctCache = new Map<string, Float64Array>();
 /** Orthonormal DCT-II basis `[nOut, n]` (scipy `dct(type=2, norm='ortho')`). */
-function dctBasis(nOut: number, n: number): Float64Array {
+export function dctBasis(nOut: number, n: number): Float64Array {
   const key = `${nOut}/${n}`;
   const hit = dctCache.get(key);
   if (hit) return hit;

@@ -1,19 +1,7 @@
-import {
-  autocorrelation,
-  chromaFilterbank,
-  estimateKey,
-  onsetStrength,
-  smoothEnvelope,
-  spectralBandwidth,
-  spectralCentroid,
-  spectralContrast,
-  spectralFlatness,
-  spectralRolloff,
-  tempoFromAcf,
-  tempogramSummary,
-} from './descriptors.js';
-import { applyFilterbank, delta, dctRows, melspectrogramFromSpectrogram, powerToDb } from './features.js';
-import { hstack, type Matrix } from './matrix.js';
+import { autocorrelation, estimateKey, N_CONTRAST, onsetStrength, smoothEnvelope, tempoFromAcf, tempogramSummary } from './descriptors.js';
+import { dspFrames, SHAPE_ROW, type DspFrames } from './dsp-frames.js';
+import { delta, dctRows, melspectrogramFromSpectrogram, powerToDb } from './features.js';
+import { hstack, row, type Matrix } from './matrix.js';
 import { spectrogram } from './stft.js';
 
 export interface Excerpt {
@@ -58,52 +46,60 @@ export interface Frames {
   mfcc: Matrix;
 }
 
+/** Spectral-shape descriptors are taken on every 2nd dsp frame (hop 1024 samples, ≈ 46 ms). */
+const DECIMATE = 2;
+
 /**
  * The analysis front end of one excerpt. `fine` (hop 256, `power_to_db` with librosa's top_db = 80, exactly
  * librosa's MFCC) feeds `mfcc`; `coarse` (hop 512, dB floored at an absolute −80 dB so each frame depends on
- * itself alone) feeds `dsp`. Frame 2t of the hop-256 STFT is frame t of the hop-512 STFT, so when both are
- * needed one STFT serves both, and `dsp` vectors are the same whether or not `mfcc` was computed alongside.
+ * itself alone, computed in one fused pass over the STFT) feeds `dsp`. The two are computed independently, so
+ * `dsp` vectors are the same whether or not `mfcc` was computed alongside.
  */
 export interface FrontEnd {
   y: Float32Array;
   sr: number;
   fine: Frames | null;
-  coarse: Frames;
-}
-
-function decimateFrames(S: Matrix, step: number): Matrix {
-  const cols = Math.ceil(S.cols / step);
-  const data = new Float32Array(S.rows * cols);
-  for (let r = 0; r < S.rows; r++) {
-    const src = r * S.cols;
-    const dst = r * cols;
-    for (let t = 0, j = 0; t < S.cols; t += step, j++) data[dst + j] = S.data[src + t];
-  }
-  return { rows: S.rows, cols, data };
+  coarse: DspFrames;
 }
 
 /** Compute the front end of one excerpt (`null` when it is too short to analyse). */
 export function frontEnd(y: Float32Array, sr: number, { fine = true }: { fine?: boolean } = {}): FrontEnd | null {
-  const mel = (S: Matrix) => melspectrogramFromSpectrogram(S, { sr, nFft: FRONT_END.nFft, nMels: FRONT_END.nMels });
-  const coarseFrom = (S: Matrix, melPower: Matrix): Frames => {
-    const logMel = powerToDb(melPower, { amin: 1e-8, topDb: null });
-    return { hopLength: DSP_FRONT_END.hopLength, S, logMel, mfcc: dctRows(logMel, DSP_FRONT_END.nMfcc) };
-  };
+  let fineFrames: Frames | null = null;
   if (fine) {
     const S = spectrogram(y, { nFft: FRONT_END.nFft, hopLength: FRONT_END.hopLength });
     if (S.cols < 32) return null;
-    const M = mel(S);
-    const logMel = powerToDb(M);
-    return {
-      y,
-      sr,
-      fine: { hopLength: FRONT_END.hopLength, S, logMel, mfcc: dctRows(logMel, FRONT_END.nMfcc) },
-      coarse: coarseFrom(decimateFrames(S, 2), decimateFrames(M, 2)),
-    };
+    const logMel = powerToDb(melspectrogramFromSpectrogram(S, { sr, nFft: FRONT_END.nFft, nMels: FRONT_END.nMels }));
+    fineFrames = { hopLength: FRONT_END.hopLength, S, logMel, mfcc: dctRows(logMel, FRONT_END.nMfcc) };
   }
-  const S = spectrogram(y, { nFft: DSP_FRONT_END.nFft, hopLength: DSP_FRONT_END.hopLength });
-  if (S.cols < 16) return null;
-  return { y, sr, fine: null, coarse: coarseFrom(S, mel(S)) };
+  const coarse = dspFrames(y, { sr, ...DSP_FRONT_END, decimate: DECIMATE, amin: 1e-8 });
+  if (!coarse) return null;
+  return { y, sr, fine: fineFrames, coarse };
+}
+
+/**
+ * Frame RMS in dB over centred `nFft` windows (`librosa.feature.rms`, zero padded) at every `decimate`-th
+ * frame, summing each window directly (with hop × decimate = nFft, as here, the windows tile the signal and
+ * each sample is read once), with the signal's peak and total energy.
+ */
+export function frameRmsDb(y: Float32Array, hopLength: number, nFft: number, decimate: number): { db: Float32Array; peak: number; sumSq: number } {
+  let peak = 0;
+  let sumSq = 0;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    sumSq += v * v;
+    const a = v < 0 ? -v : v;
+    if (a > peak) peak = a;
+  }
+  const nFrames = 1 + Math.floor(y.length / hopLength);
+  const db = new Float32Array(Math.ceil(nFrames / decimate));
+  for (let t = 0, j = 0; t < nFrames; t += decimate, j++) {
+    const c = t * hopLength;
+    const hi = Math.min(y.length, c + nFft / 2);
+    let s = 0;
+    for (let i = Math.max(0, c - nFft / 2); i < hi; i++) s += y[i] * y[i];
+    db[j] = 10 * Math.log10(Math.max(1e-10, s / nFft));
+  }
+  return { db, peak, sumSq };
 }
 
 export interface BuiltinRepresentation {
@@ -179,8 +175,6 @@ export const MFCC_REPRESENTATION: BuiltinRepresentation = {
   },
 };
 
-/** Spectral-shape descriptors are taken on every 2nd dsp frame (hop 1024 samples, ≈ 46 ms). */
-const DECIMATE = 2;
 /** Mel bands of the three onset envelopes: lows (kick, bass), mids (snare, chords), highs (hats, cymbals). */
 const BANDS: Array<[number, number]> = [
   [0, 20],
@@ -218,20 +212,18 @@ const DSP_LAYOUT = (() => {
  */
 export const DSP_REPRESENTATION: BuiltinRepresentation = {
   name: 'dsp',
-  version: 'dsp/2',
+  version: 'dsp/3',
   dim: DSP_LAYOUT.dim,
   groups: DSP_LAYOUT.groups,
   describe: 'timbre + rhythm + harmony + dynamics descriptors, standardised per group',
   compute(excerpts) {
-    const usable = excerpts.filter((e) => e.coarse.S.cols >= 16).map((e) => ({ y: e.y, sr: e.sr, ...e.coarse }));
+    const usable = excerpts.filter((e) => e.coarse.logMel.cols >= 16).map((e) => ({ y: e.y, sr: e.sr, ...e.coarse }));
     if (usable.length === 0) throw new Error('The audio is too short to analyse (under 0.4 s).');
     const sr = usable[0].sr;
     const { nFft, hopLength } = DSP_FRONT_END;
     const fps = sr / hopLength;
     const maxLag = Math.round(fps * 2); // 2 s: down to 30 BPM
     const mfccs = usable.map((e) => e.mfcc);
-    // Spectral shape statistics need no fine time resolution: every DECIMATE-th frame (≈ 46 ms apart).
-    const specs = usable.map((e) => decimateFrames(e.S, DECIMATE));
     const acfs: Float64Array[] = [];
     const bandAcfs: Float64Array[][] = [[], [], []];
     const rmsDb: number[] = [];
@@ -245,23 +237,11 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
       onsets.push(onsetEnv);
       acfs.push(autocorrelation(smoothEnvelope(onsetEnv), lag));
       BANDS.forEach(([b0, b1], i) => bandAcfs[i].push(autocorrelation(smoothEnvelope(onsetStrength(e.logMel, b0, b1)), lag)));
-      // Frame RMS over centred nFft windows (librosa.feature.rms), from prefix sums of y².
-      const y = e.y;
-      const prefix = new Float64Array(y.length + 1);
-      for (let i = 0; i < y.length; i++) {
-        const v = y[i];
-        prefix[i + 1] = prefix[i] + v * v;
-        const a = v < 0 ? -v : v;
-        if (a > peak) peak = a;
-      }
-      sumSq += prefix[y.length];
-      nSamples += y.length;
-      for (let t = 0; t < e.S.cols; t += DECIMATE) {
-        const c = t * hopLength;
-        const lo = Math.max(0, c - nFft / 2);
-        const hi = Math.min(y.length, c + nFft / 2);
-        rmsDb.push(10 * Math.log10(Math.max(1e-10, (prefix[hi] - prefix[lo]) / nFft)));
-      }
+      const r = frameRmsDb(e.y, hopLength, nFft, DECIMATE);
+      for (const v of r.db) rmsDb.push(v);
+      if (r.peak > peak) peak = r.peak;
+      sumSq += r.sumSq;
+      nSamples += e.y.length;
     }
     const out = new Float32Array(DSP_LAYOUT.dim);
     let at = 0;
@@ -284,11 +264,12 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
         push(s / M.cols / Math.max(1e-6, mStd[i] * mStd[j])); // correlation: scale-free co-variation
       }
     }
-    const S = hstack(specs);
-    const centroid = spectralCentroid(S, sr, nFft);
-    const bandwidth = spectralBandwidth(S, sr, nFft, centroid);
-    const rolloff = spectralRolloff(S, sr, nFft);
-    const flatness = spectralFlatness(S);
+    // Spectral shape needs no fine time resolution: it was taken on every DECIMATE-th frame (≈ 46 ms apart).
+    const shape = hstack(usable.map((e) => e.shape));
+    const centroid = row(shape, SHAPE_ROW.centroid);
+    const bandwidth = row(shape, SHAPE_ROW.bandwidth);
+    const rolloff = row(shape, SHAPE_ROW.rolloff);
+    const flatness = row(shape, SHAPE_ROW.flatness);
     const logc = centroid.map((c) => Math.log2(Math.max(20, c)));
     const cs = stats(logc);
     push(cs.mean);
@@ -302,7 +283,7 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
     const fs = stats(flatness.map((f) => Math.log10(Math.max(1e-10, f))));
     push(fs.mean);
     push(fs.std);
-    const contrast = spectralContrast(S, sr, nFft);
+    const contrast = { rows: N_CONTRAST, cols: shape.cols, data: shape.data.subarray(SHAPE_ROW.contrast * shape.cols, (SHAPE_ROW.contrast + N_CONTRAST) * shape.cols) };
     const { mean: cMean, std: cStd } = rowMeanStd(contrast);
     for (let i = 0; i < contrast.rows; i++) push(cMean[i]);
     for (let i = 0; i < contrast.rows; i++) push(cStd[i]);
@@ -334,7 +315,7 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
     for (const list of bandAcfs) for (const v of tempogramSummary(meanAcf(list), fps, BAND_BINS)) push(v);
 
     // ── harmony ──
-    const chroma = applyFilterbank(chromaFilterbank(sr, nFft), S);
+    const chroma = { rows: 12, cols: shape.cols, data: shape.data.subarray(SHAPE_ROW.chroma * shape.cols, (SHAPE_ROW.chroma + 12) * shape.cols) };
     for (let t = 0; t < chroma.cols; t++) {
       let mx = 0;
       for (let c = 0; c < 12; c++) mx = Math.max(mx, chroma.data[c * chroma.cols + t]);

@@ -34,38 +34,70 @@ function fftOf(n: number): FFT {
   return f;
 }
 
+function checkStft(nFft: number, hopLength: number): void {
+  if (!Number.isInteger(nFft) || nFft < 2 || (nFft & (nFft - 1)) !== 0) {
+    throw new Error(`nFft must be a power of two ≥ 2, got ${nFft}`);
+  }
+  if (!Number.isInteger(hopLength) || hopLength < 1) throw new Error(`hopLength must be a positive integer, got ${hopLength}`);
+}
+
+/**
+ * Walk the power spectrum of each STFT frame, in order, without building the spectrogram: `visit(p, t)` gets
+ * frame `t`'s `|X|^2` in `p` `[1 + nFft/2]` (float32, exactly the values `spectrogram` stores), a buffer reused
+ * for the next frame. Frames as librosa 0.10 cuts them: periodic Hann window, centred, zero padding.
+ * Returns the number of frames.
+ */
+export function forEachPowerFrame(
+  y: Float32Array,
+  { nFft, hopLength, center = true }: Omit<StftOptions, 'power'>,
+  visit: (p: Float32Array, t: number) => void,
+): number {
+  checkStft(nFft, hopLength);
+  const nBins = 1 + nFft / 2;
+  const nFrames = frameCount(y.length, nFft, hopLength, center);
+  const window = hannPeriodic(nFft);
+  const fft = fftOf(nFft);
+  const frame = new Float64Array(nFft);
+  const spectrum = new Float64Array(2 * nFft);
+  const p = new Float32Array(nBins);
+  const pad = center ? nFft / 2 : 0;
+  for (let t = 0; t < nFrames; t++) {
+    const start = t * hopLength - pad;
+    if (start >= 0 && start + nFft <= y.length) {
+      for (let i = 0; i < nFft; i++) frame[i] = y[start + i] * window[i];
+    } else {
+      for (let i = 0; i < nFft; i++) {
+        const j = start + i;
+        frame[i] = j >= 0 && j < y.length ? y[j] * window[i] : 0;
+      }
+    }
+    // fft.js only indexes its arguments; its types say number[], typed arrays are what keep it monomorphic.
+    fft.realTransform(spectrum as unknown as number[], frame as unknown as number[]);
+    for (let k = 0; k < nBins; k++) {
+      const re = spectrum[2 * k];
+      const im = spectrum[2 * k + 1];
+      p[k] = re * re + im * im;
+    }
+    visit(p, t);
+  }
+  return nFrames;
+}
+
 /**
  * |STFT|^power as librosa 0.10 computes it (`np.abs(librosa.stft(y, center=True, pad_mode='constant'))**power`):
  * periodic Hann window, centred frames, zero padding. Returns `[1 + nFft/2, nFrames]`.
  */
 export function spectrogram(y: Float32Array, { nFft, hopLength, center = true, power = 2 }: StftOptions): Matrix {
-  if (!Number.isInteger(nFft) || nFft < 2 || (nFft & (nFft - 1)) !== 0) {
-    throw new Error(`nFft must be a power of two ≥ 2, got ${nFft}`);
-  }
-  if (!Number.isInteger(hopLength) || hopLength < 1) throw new Error(`hopLength must be a positive integer, got ${hopLength}`);
+  checkStft(nFft, hopLength);
   const nBins = 1 + nFft / 2;
   const nFrames = frameCount(y.length, nFft, hopLength, center);
   const out = matrix(nBins, nFrames);
-  const window = hannPeriodic(nFft);
-  const fft = fftOf(nFft);
-  const frame = new Array<number>(nFft).fill(0);
-  const spectrum = fft.createComplexArray() as number[];
-  const pad = center ? nFft / 2 : 0;
   const d = out.data;
-  for (let t = 0; t < nFrames; t++) {
-    const start = t * hopLength - pad;
-    for (let i = 0; i < nFft; i++) {
-      const j = start + i;
-      frame[i] = j >= 0 && j < y.length ? y[j] * window[i] : 0;
-    }
-    fft.realTransform(spectrum, frame);
-    for (let k = 0; k < nBins; k++) {
-      const re = spectrum[2 * k];
-      const im = spectrum[2 * k + 1];
-      const p = re * re + im * im;
-      d[k * nFrames + t] = power === 2 ? p : power === 1 ? Math.sqrt(p) : Math.pow(p, power / 2);
-    }
-  }
+  forEachPowerFrame(y, { nFft, hopLength, center }, (p, t) => {
+    // Power 2 is the stored float32 |X|^2 itself; other powers are taken from it (|X|^2 rounded to float32 first).
+    if (power === 2) for (let k = 0; k < nBins; k++) d[k * nFrames + t] = p[k];
+    else for (let k = 0; k < nBins; k++) d[k * nFrames + t] = power === 1 ? Math.sqrt(p[k]) : Math.pow(p[k], power / 2);
+  });
   return out;
 }
 

@@ -1,0 +1,133 @@
+import { frameBandwidth, frameCentroid, frameChroma, frameContrast, frameFlatness, frameRolloff, N_CONTRAST, spectrumTables } from './descriptors.js';
+import { dctBasis } from './features.js';
+import { matrix, type Matrix } from './matrix.js';
+import { melFilterbank } from './mel.js';
+import { forEachPowerFrame } from './stft.js';
+
+/** Rows of `DspFrames.shape`, in order. */
+export const SHAPE_ROW = {
+  centroid: 0,
+  bandwidth: 1,
+  rolloff: 2,
+  flatness: 3,
+  /** `N_CONTRAST` rows of spectral contrast from here. */
+  contrast: 4,
+  /** 12 rows of chroma energy (C first) from here. */
+  chroma: 4 + N_CONTRAST,
+} as const;
+export const N_SHAPE = SHAPE_ROW.chroma + 12;
+
+export interface DspFrameOptions {
+  sr: number;
+  nFft: number;
+  hopLength: number;
+  nMels: number;
+  nMfcc: number;
+  /** Spectral shape is taken on every `decimate`-th frame. */
+  decimate: number;
+  /** dB floor of the log-mel power (absolute, so each frame depends on itself alone). */
+  amin: number;
+}
+
+/** Everything the `dsp` representation reads from one excerpt's STFT. */
+export interface DspFrames {
+  hopLength: number;
+  /** Log-mel power in dB, `10·log10(max(amin, mel))` `[nMels, nFrames]`. */
+  logMel: Matrix;
+  /** DCT-II (ortho) of `logMel` `[nMfcc, nFrames]`. */
+  mfcc: Matrix;
+  /** Spectral shape of frames 0, d, 2d, … (see `SHAPE_ROW`) `[N_SHAPE, ceil(nFrames / decimate)]`. */
+  shape: Matrix;
+}
+
+const DB_PER_NEPER = 10 / Math.LN10;
+
+interface SparseRows {
+  k0: Int32Array;
+  k1: Int32Array;
+  weights: Float32Array;
+  nBins: number;
+}
+
+const sparseCache = new Map<Matrix, SparseRows>();
+/** Each filterbank row's non-zero span `[k0, k1)`, for sums that skip the zeros of a triangular filter. */
+function sparseRows(fb: Matrix): SparseRows {
+  const hit = sparseCache.get(fb);
+  if (hit) return hit;
+  const k0 = new Int32Array(fb.rows);
+  const k1 = new Int32Array(fb.rows);
+  for (let m = 0; m < fb.rows; m++) {
+    let a = 0;
+    while (a < fb.cols && fb.data[m * fb.cols + a] === 0) a++;
+    let b = fb.cols;
+    while (b > a && fb.data[m * fb.cols + b - 1] === 0) b--;
+    k0[m] = a;
+    k1[m] = b;
+  }
+  const s = { k0, k1, weights: fb.data, nBins: fb.cols };
+  sparseCache.set(fb, s);
+  return s;
+}
+
+/**
+ * The `dsp` front end of one excerpt in a single pass over its STFT frames, never holding the spectrogram:
+ * for each frame, the mel power (librosa's filterbank), its dB and MFCC, and on every `decimate`-th frame the
+ * spectral shape (centroid, bandwidth, rolloff, flatness, contrast, chroma). Each value equals what the matrix
+ * functions (`spectrogram` → `melspectrogramFromSpectrogram` → `powerToDb` → `dctRows`, and the descriptors
+ * on the decimated spectrogram) give, to float32 rounding: the same float32 spectrum and mel power, the same
+ * sums (the MFCC's in a different order).
+ * `null` when the excerpt has fewer than `minFrames` frames.
+ */
+export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16): DspFrames | null {
+  const nFrames = 1 + Math.floor(y.length / o.hopLength);
+  if (nFrames < minFrames) return null;
+  const mel = sparseRows(melFilterbank({ sr: o.sr, nFft: o.nFft, nMels: o.nMels }));
+  const basis = dctBasis(o.nMfcc, o.nMels);
+  const tables = spectrumTables(o.sr, o.nFft);
+  const nShape = Math.ceil(nFrames / o.decimate);
+  const logMel = matrix(o.nMels, nFrames);
+  const mfcc = matrix(o.nMfcc, nFrames);
+  const shape = matrix(N_SHAPE, nShape);
+  const column = new Float64Array(o.nMels);
+  const mag = new Float64Array(tables.nBins);
+  const L = logMel.data;
+  const C = mfcc.data;
+  const X = shape.data;
+  // Hoisted into locals: the per-frame loops below are the hottest code of an analysis.
+  const { nMels, nMfcc, decimate, amin } = o;
+  const { k0, k1, weights, nBins } = mel;
+  forEachPowerFrame(y, { nFft: o.nFft, hopLength: o.hopLength }, (p, t) => {
+    for (let m = 0; m < nMels; m++) {
+      let acc = 0;
+      const base = m * nBins;
+      const end = k1[m];
+      for (let k = k0[m]; k < end; k++) acc += weights[base + k] * p[k];
+      // float32 mel power, then its dB as powerToDb computes it (ref 1: an offset of 0), through the natural
+      // log, which is twice as fast as Math.log10 here and rounds to the same float32.
+      const db = Math.fround(DB_PER_NEPER * Math.log(Math.max(amin, Math.fround(acc))));
+      column[m] = db;
+      L[m * nFrames + t] = db;
+    }
+    for (let k = 0; k < nMfcc; k++) {
+      let acc = 0;
+      const base = k * nMels;
+      let i = 0;
+      for (; i + 3 < nMels; i += 4) {
+        acc += basis[base + i] * column[i] + basis[base + i + 1] * column[i + 1] + basis[base + i + 2] * column[i + 2] + basis[base + i + 3] * column[i + 3];
+      }
+      for (; i < nMels; i++) acc += basis[base + i] * column[i];
+      C[k * nFrames + t] = acc;
+    }
+    if (t % decimate !== 0) return;
+    const j = t / decimate;
+    for (let k = 0; k < mag.length; k++) mag[k] = Math.sqrt(p[k]);
+    const centroid = Math.fround(frameCentroid(mag, tables.freqs));
+    X[SHAPE_ROW.centroid * nShape + j] = centroid;
+    X[SHAPE_ROW.bandwidth * nShape + j] = frameBandwidth(mag, tables.freqs, centroid);
+    X[SHAPE_ROW.rolloff * nShape + j] = frameRolloff(mag, tables.freqs);
+    X[SHAPE_ROW.flatness * nShape + j] = frameFlatness(p);
+    frameContrast(p, tables.contrastBands, X, SHAPE_ROW.contrast * nShape + j, nShape);
+    frameChroma(p, tables.chroma, X, SHAPE_ROW.chroma * nShape + j, nShape);
+  });
+  return { hopLength: o.hopLength, logMel, mfcc, shape };
+}
