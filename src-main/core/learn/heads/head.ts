@@ -1,0 +1,361 @@
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import { Random } from '../../util/random.js';
+import type { Tf } from '../tf/backend.js';
+
+/**
+ * Tag heads: small classifiers on top of a representation's track vectors (seed 000 §3.2.3).
+ * - `mlp`: the transfer MLP — dropout 0.5 on the input, one 1024-unit ELU layer, dropout 0.5, output layer.
+ * - `linear`: the output layer alone, the fast baseline.
+ * Single-label fields (genre) end in a softmax trained with cross-entropy; multi-label fields (mood, style)
+ * in one sigmoid per value trained with binary cross-entropy. Adam, learning rate 1e-3. Inputs are
+ * standardised with the training vectors' mean and standard deviation, kept with the head.
+ */
+export type HeadKind = 'mlp' | 'linear';
+
+export interface HeadConfig {
+  kind: HeadKind;
+  multiLabel: boolean;
+  /** Most epochs; training stops earlier when the validation loss stops improving. */
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Epochs without a better validation loss before stopping. */
+  patience?: number;
+  hidden?: number;
+  dropout?: number;
+  seed?: number;
+}
+
+export interface HeadData {
+  /** One vector per sample, all of the same dimension. */
+  x: Float32Array[];
+  /** Each sample's value indices (exactly one for single-label data). */
+  y: number[][];
+  nValues: number;
+}
+
+export interface TrainedHead {
+  config: Required<HeadConfig>;
+  dim: number;
+  nValues: number;
+  mean: Float32Array;
+  std: Float32Array;
+  model: LayersModel;
+  history: Array<{ epoch: number; loss: number; valLoss: number | null }>;
+  /** The epoch whose weights were kept (the best validation loss, or the last). */
+  bestEpoch: number;
+}
+
+export interface HeadProgress {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  valLoss: number | null;
+}
+
+export const HEAD_DEFAULTS: Omit<Required<HeadConfig>, 'kind' | 'multiLabel'> = {
+  epochs: 60,
+  batchSize: 64,
+  learningRate: 1e-3,
+  patience: 8,
+  hidden: 1024,
+  dropout: 0.5,
+  seed: 1,
+};
+
+export class HeadDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HeadDataError';
+  }
+}
+
+function checkData(d: HeadData, multiLabel: boolean): number {
+  if (d.x.length === 0) throw new HeadDataError('No training samples.');
+  if (d.x.length !== d.y.length) throw new HeadDataError(`${d.x.length} vectors but ${d.y.length} label sets.`);
+  if (d.nValues < (multiLabel ? 1 : 2)) throw new HeadDataError(`A ${multiLabel ? 'multi' : 'single'}-label head needs at least ${multiLabel ? 1 : 2} values, got ${d.nValues}.`);
+  const dim = d.x[0].length;
+  d.x.forEach((v, i) => {
+    if (v.length !== dim) throw new HeadDataError(`Sample ${i} has ${v.length} dimensions, expected ${dim}.`);
+  });
+  d.y.forEach((ys, i) => {
+    if (!multiLabel && ys.length !== 1) throw new HeadDataError(`Sample ${i} has ${ys.length} values; a single-label head needs exactly one.`);
+    for (const v of ys) if (!(Number.isInteger(v) && v >= 0 && v < d.nValues)) throw new HeadDataError(`Sample ${i} has value index ${v}, outside 0…${d.nValues - 1}.`);
+  });
+  return dim;
+}
+
+function standardisation(x: Float32Array[], dim: number): { mean: Float32Array; std: Float32Array } {
+  const mean = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  for (const v of x) for (let j = 0; j < dim; j++) mean[j] += v[j];
+  for (let j = 0; j < dim; j++) mean[j] /= x.length;
+  for (const v of x) for (let j = 0; j < dim; j++) sq[j] += (v[j] - mean[j]) ** 2;
+  const std = Float32Array.from(sq, (s) => Math.max(1e-6, Math.sqrt(s / x.length)));
+  return { mean: Float32Array.from(mean), std };
+}
+
+/** Standardised inputs `[n, dim]` as one flat array. */
+function inputs(x: Float32Array[], idx: ArrayLike<number>, mean: Float32Array, std: Float32Array): Float32Array {
+  const dim = mean.length;
+  const out = new Float32Array(idx.length * dim);
+  for (let i = 0; i < idx.length; i++) {
+    const v = x[idx[i]];
+    for (let j = 0; j < dim; j++) out[i * dim + j] = (v[j] - mean[j]) / std[j];
+  }
+  return out;
+}
+
+/** Targets `[n, nValues]`: one-hot (single-label) or multi-hot (multi-label). */
+function targets(y: number[][], idx: ArrayLike<number>, nValues: number): Float32Array {
+  const out = new Float32Array(idx.length * nValues);
+  for (let i = 0; i < idx.length; i++) for (const v of y[idx[i]]) out[i * nValues + v] = 1;
+  return out;
+}
+
+function buildModel(tf: Tf, dim: number, nValues: number, c: Required<HeadConfig>): LayersModel {
+  const seeded = (k: number) => tf.initializers.glorotUniform({ seed: c.seed * 7919 + k });
+  const activation = c.multiLabel ? 'sigmoid' : 'softmax';
+  const layers =
+    c.kind === 'mlp'
+      ? [
+          tf.layers.dropout({ rate: c.dropout, inputShape: [dim], seed: c.seed * 31 + 1 }),
+          tf.layers.dense({ units: c.hidden, activation: 'elu', kernelInitializer: seeded(1) }),
+          tf.layers.dropout({ rate: c.dropout, seed: c.seed * 31 + 2 }),
+          tf.layers.dense({ units: nValues, activation, kernelInitializer: seeded(2) }),
+        ]
+      : [tf.layers.dense({ units: nValues, activation, inputShape: [dim], kernelInitializer: seeded(1) })];
+  const model = tf.sequential({ layers });
+  model.compile({ optimizer: tf.train.adam(c.learningRate), loss: c.multiLabel ? 'binaryCrossentropy' : 'categoricalCrossentropy' });
+  return model;
+}
+
+/** The loss the head trains on (cross-entropy, or binary cross-entropy averaged over values), on held-out data. */
+function meanLoss(tf: Tf, model: LayersModel, x: Float32Array, y: Float32Array, n: number, dim: number, nValues: number, multiLabel: boolean): number {
+  return tf.tidy(() => {
+    const p = (model.predict(tf.tensor2d(x, [n, dim])) as Tensor).clipByValue(1e-7, 1 - 1e-7);
+    const t = tf.tensor2d(y, [n, nValues]);
+    const terms = multiLabel ? tf.add(tf.mul(t, tf.log(p)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, p)))).mean(1) : tf.mul(t, tf.log(p)).sum(1);
+    return -terms.mean().dataSync()[0];
+  });
+}
+
+/**
+ * Train a head. With `validation`, the weights of the epoch with the lowest validation loss are kept and
+ * training stops after `patience` epochs without improvement; without, all epochs run. Batches are drawn
+ * in a seeded order, so the same data, config and backend give the same head.
+ */
+export async function trainHead(
+  tf: Tf,
+  data: HeadData,
+  config: HeadConfig,
+  o: { validation?: HeadData; onEpoch?: (p: HeadProgress) => void; signal?: AbortSignal } = {},
+): Promise<TrainedHead> {
+  const c: Required<HeadConfig> = { ...HEAD_DEFAULTS, ...config } as Required<HeadConfig>;
+  const dim = checkData(data, c.multiLabel);
+  if (o.validation && o.validation.x.length > 0) checkData(o.validation, c.multiLabel);
+  const { mean, std } = standardisation(data.x, dim);
+  const model = buildModel(tf, dim, data.nValues, c);
+  const n = data.x.length;
+  const rng = new Random(c.seed);
+  const order = Array.from({ length: n }, (_, i) => i);
+  const val = o.validation && o.validation.x.length > 0 ? o.validation : null;
+  const valX = val ? inputs(val.x, Array.from(val.x.keys()), mean, std) : null;
+  const valY = val ? targets(val.y, Array.from(val.y.keys()), data.nValues) : null;
+  const history: TrainedHead['history'] = [];
+  let best = Infinity;
+  let bestEpoch = 0;
+  let bestWeights: Tensor[] | null = null;
+  try {
+    for (let epoch = 1; epoch <= c.epochs; epoch++) {
+      if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rng.next() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      let lossSum = 0;
+      let batches = 0;
+      for (let b = 0; b < n; b += c.batchSize) {
+        const idx = order.slice(b, Math.min(n, b + c.batchSize));
+        // A last batch of one sample gives batch statistics nothing to learn from; fold it into the previous.
+        if (idx.length < 2 && b > 0) continue;
+        const xb = tf.tensor2d(inputs(data.x, idx, mean, std), [idx.length, dim]);
+        const yb = tf.tensor2d(targets(data.y, idx, data.nValues), [idx.length, data.nValues]);
+        const loss = (await model.trainOnBatch(xb, yb)) as number;
+        xb.dispose();
+        yb.dispose();
+        lossSum += loss;
+        batches++;
+      }
+      const loss = lossSum / Math.max(1, batches);
+      const valLoss = val && valX && valY ? meanLoss(tf, model, valX, valY, val.x.length, dim, data.nValues, c.multiLabel) : null;
+      history.push({ epoch, loss, valLoss });
+      o.onEpoch?.({ epoch, epochs: c.epochs, loss, valLoss });
+      if (valLoss !== null) {
+        if (valLoss < best - 1e-5) {
+          best = valLoss;
+          bestEpoch = epoch;
+          bestWeights?.forEach((w) => w.dispose());
+          bestWeights = model.getWeights().map((w) => w.clone());
+        } else if (epoch - bestEpoch >= c.patience) {
+          break;
+        }
+      } else {
+        bestEpoch = epoch;
+      }
+      // Let progress events and cancellation through between epochs.
+      await new Promise((r) => setImmediate(r));
+    }
+    if (bestWeights) model.setWeights(bestWeights);
+  } catch (e) {
+    disposeModel(model);
+    throw e;
+  } finally {
+    bestWeights?.forEach((w) => w.dispose());
+  }
+  return { config: c, dim, nValues: data.nValues, mean, std, model, history, bestEpoch };
+}
+
+/** Each sample's probabilities `[nValues]` (softmax or per-value sigmoid), in chunks so memory stays flat. */
+export function headProbabilities(tf: Tf, head: TrainedHead, x: Float32Array[], chunk = 2048): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let s = 0; s < x.length; s += chunk) {
+    const idx = Array.from({ length: Math.min(chunk, x.length - s) }, (_, i) => s + i);
+    const flat = tf.tidy(() => (head.model.predict(tf.tensor2d(inputs(x, idx, head.mean, head.std), [idx.length, head.dim])) as Tensor).dataSync() as Float32Array);
+    for (let i = 0; i < idx.length; i++) out.push(flat.slice(i * head.nValues, (i + 1) * head.nValues));
+  }
+  return out;
+}
+
+/** Free a head's weights and its optimizer's state (the model owns the optimizer only when named by a string). */
+export function disposeHead(head: TrainedHead): void {
+  disposeModel(head.model);
+}
+
+function disposeModel(model: LayersModel): void {
+  model.optimizer?.dispose();
+  model.dispose();
+}
+
+/**
+ * Per-value decision thresholds that maximise each value's F1 on held-out predictions: a value is proposed
+ * when its probability reaches its threshold (and, for single-label heads, it is also the most probable).
+ * Values never seen in `truth` keep 0.5.
+ */
+export function calibrateThresholds(probs: ArrayLike<number>[], truth: number[][], nValues: number, multiLabel: boolean): number[] {
+  const grid = Array.from({ length: 19 }, (_, i) => 0.05 * (i + 1));
+  const top = probs.map((p) => {
+    let b = 0;
+    for (let v = 1; v < nValues; v++) if (p[v] > p[b]) b = v;
+    return b;
+  });
+  const thresholds: number[] = [];
+  for (let v = 0; v < nValues; v++) {
+    const positives = truth.reduce((n, t) => n + (t.includes(v) ? 1 : 0), 0);
+    if (positives === 0) {
+      thresholds.push(0.5);
+      continue;
+    }
+    let bestT = 0.5;
+    let bestF = -1;
+    for (const t of grid) {
+      let tp = 0;
+      let fp = 0;
+      probs.forEach((p, i) => {
+        const decided = p[v] >= t && (multiLabel || top[i] === v);
+        if (!decided) return;
+        if (truth[i].includes(v)) tp++;
+        else fp++;
+      });
+      const f1 = tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + (positives - tp));
+      // Ties go to the higher threshold: the same F1 with fewer doubtful proposals.
+      if (f1 >= bestF) {
+        bestF = f1;
+        bestT = t;
+      }
+    }
+    thresholds.push(Math.round(bestT * 100) / 100);
+  }
+  return thresholds;
+}
+
+/** Stratified k folds (by each sample's first value): fold `f` is every index with `fold[i] === f`. */
+export function stratifiedFolds(y: number[][], k: number, seed = 1): number[] {
+  const rng = new Random(seed);
+  const byValue = new Map<number, number[]>();
+  y.forEach((ys, i) => {
+    const key = ys.length ? ys[0] : -1;
+    const list = byValue.get(key) ?? [];
+    list.push(i);
+    byValue.set(key, list);
+  });
+  const fold = new Array<number>(y.length).fill(0);
+  let next = 0;
+  for (const key of [...byValue.keys()].sort((a, b) => a - b)) {
+    const list = byValue.get(key) as number[];
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      [list[i], list[j]] = [list[j], list[i]];
+    }
+    // Deal each value's samples round the folds, continuing where the previous value stopped.
+    for (const i of list) fold[i] = next++ % k;
+  }
+  return fold;
+}
+
+export interface CrossFit {
+  /** Held-out (out-of-fold) probabilities for every training sample. */
+  oof: Float32Array[];
+  /** Probabilities for `extra` samples: the mean over the fold heads. */
+  extra: Float32Array[];
+  thresholds: number[];
+  /** Mean best epoch over the folds. */
+  epochs: number;
+}
+
+/**
+ * k-fold cross-fitting: k heads, each trained on k−1 folds (with early stopping on a slice of them) and
+ * predicting the fold it never saw, so every labelled sample gets an honest held-out prediction (what finds
+ * mislabelled files and calibrates thresholds); `extra` samples (the unlabelled tracks) get the mean of the
+ * k heads. Heads are disposed before returning.
+ */
+export async function crossFit(
+  tf: Tf,
+  data: HeadData,
+  config: HeadConfig,
+  extra: Float32Array[],
+  o: { folds?: number; onFold?: (fold: number, folds: number, p: HeadProgress) => void; signal?: AbortSignal } = {},
+): Promise<CrossFit> {
+  const k = Math.max(2, Math.min(o.folds ?? 5, data.x.length));
+  const seed = config.seed ?? HEAD_DEFAULTS.seed;
+  const fold = stratifiedFolds(data.y, k, seed);
+  const oof: Float32Array[] = new Array<Float32Array>(data.x.length);
+  const extraSum = extra.map(() => new Float32Array(data.nValues));
+  let epochs = 0;
+  for (let f = 0; f < k; f++) {
+    const trainIdx = fold.flatMap((g, i) => (g !== f ? [i] : []));
+    const testIdx = fold.flatMap((g, i) => (g === f ? [i] : []));
+    if (testIdx.length === 0) continue;
+    // Early stopping watches the next fold round (never the held-out one).
+    const valFold = (f + 1) % k;
+    const fitIdx = trainIdx.filter((i) => fold[i] !== valFold);
+    const valIdx = trainIdx.filter((i) => fold[i] === valFold);
+    const pick = (idx: number[]): HeadData => ({ x: idx.map((i) => data.x[i]), y: idx.map((i) => data.y[i]), nValues: data.nValues });
+    const head = await trainHead(tf, pick(fitIdx.length >= 2 ? fitIdx : trainIdx), { ...config, seed: seed + f }, {
+      validation: fitIdx.length >= 2 ? pick(valIdx) : undefined,
+      signal: o.signal,
+      onEpoch: (p) => o.onFold?.(f, k, p),
+    });
+    try {
+      epochs += head.bestEpoch / k;
+      headProbabilities(tf, head, testIdx.map((i) => data.x[i])).forEach((p, j) => (oof[testIdx[j]] = p));
+      headProbabilities(tf, head, extra).forEach((p, j) => {
+        for (let v = 0; v < data.nValues; v++) extraSum[j][v] += p[v] / k;
+      });
+    } finally {
+      disposeHead(head);
+    }
+  }
+  const thresholds = calibrateThresholds(oof, data.y, data.nValues, !!config.multiLabel);
+  return { oof, extra: extraSum, thresholds, epochs };
+}
