@@ -319,19 +319,40 @@ program
   .option('--dry-run', 'show what would change, write nothing')
   .option('--undo <batch>', 'restore the values a batch replaced')
   .option('--batches', 'list the batches written so far')
+  .option('--write', 'write the accepted predictions (see `earmark review`)')
+  .option('--fields <list>', 'with --write: only these fields', fieldList)
+  .option('--min-confidence <c>', 'with --write: only accepted values at least this confident (0…1)', probability('--min-confidence'))
   .option('--json', 'machine-readable output')
-  .action(async (o: { track: string[]; set: string[]; id3: string; dryRun?: boolean; undo?: string; batches?: boolean; json?: boolean }, cmd: Command) => {
+  .action(
+    async (
+      o: { track: string[]; set: string[]; id3: string; dryRun?: boolean; undo?: string; batches?: boolean; write?: boolean; fields?: string[]; minConfidence?: number; json?: boolean },
+      cmd: Command,
+    ) => {
     await withEarmark(cmd, async (e) => {
       if (o.batches) {
         const b = e.tagBatches();
         print(!!o.json, b, () => (b.length ? b.map((x) => `${x.batch}  ${x.files} file(s)  ${new Date(x.at).toLocaleString()}`).join('\n') : 'No tags written yet.'));
         return;
       }
+      if (o.id3 !== '3' && o.id3 !== '4') throw new Error('--id3 must be 3 or 4.');
       let report;
       if (o.undo) report = await e.undoTags(o.undo);
-      else {
-        if (o.track.length === 0 || o.set.length === 0) throw new Error('Name the tracks (--track) and the values (--set field=a;b), or use --undo / --batches.');
-        if (o.id3 !== '3' && o.id3 !== '4') throw new Error('--id3 must be 3 or 4.');
+      else if (o.write) {
+        if (o.set.length) throw new Error('--write writes the accepted predictions; --set writes given values. Use one.');
+        const trackIds = o.track.map((x) => {
+          const t = /^\d+$/.test(x) ? e.store.trackById(Number(x)) : e.store.trackByPath(resolve(x));
+          if (!t) throw new Error(`${x} is not a track in the library (scan its folder first).`);
+          return t.id;
+        });
+        report = await e.writeAccepted({
+          fields: o.fields,
+          minConfidence: o.minConfidence,
+          trackIds: trackIds.length ? trackIds : undefined,
+          dryRun: o.dryRun,
+          id3Version: o.id3 === '3' ? 3 : 4,
+        });
+      } else {
+        if (o.track.length === 0 || o.set.length === 0) throw new Error('Name the tracks (--track) and the values (--set field=a;b), or use --write / --undo / --batches.');
         const changes: Record<string, string[]> = {};
         for (const s of o.set) {
           const m = /^([\p{L}\p{N}_ .:-]+)=(.*)$/u.exec(s);
@@ -354,7 +375,177 @@ program
       });
       if (report.refused.length) process.exitCode = 3;
     });
+    },
+  );
+
+function fieldList(v: string): string[] {
+  const fields = v.split(',').map((f) => f.trim().toLowerCase()).filter(Boolean);
+  if (fields.length === 0) throw new InvalidArgumentError('name at least one field, e.g. genre,mood');
+  return fields;
+}
+
+function probability(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be between 0 and 1`);
+    return n;
+  };
+}
+
+function pct(x: number | undefined): string {
+  return x === undefined ? '–' : `${(100 * x).toFixed(1)} %`;
+}
+
+const headKind = new Option('--head <kind>', 'mlp (1024-unit ELU transfer MLP) or linear').choices(['mlp', 'linear']).default('mlp');
+
+program
+  .command('predict')
+  .description("learn tag fields from the library's own tags and predict them for every analysed track (flags suspicious tags)")
+  .option('--fields <list>', 'fields to learn, comma-separated', fieldList, ['genre', 'mood'])
+  .option('--representation <name>', 'the track vectors the heads read', 'dsp')
+  .addOption(headKind)
+  .option('--min-support <n>', 'tracks a value needs to be learned', positiveInt('--min-support'), 5)
+  .option('--folds <n>', 'cross-fitting folds (every tagged track is predicted by heads that never saw it)', positiveInt('--folds'), 5)
+  .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
+  .option('--json', 'machine-readable output')
+  .action(async (o: { fields: string[]; representation: string; head: 'mlp' | 'linear'; minSupport: number; folds: number; seed: number; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      const rt = await e.tf();
+      if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.once('SIGINT', onSigint);
+      const bar = new ProgressBar('Training');
+      try {
+        const results = await e.predict({
+          fields: o.fields,
+          representation: o.representation,
+          kind: o.head,
+          minSupport: o.minSupport,
+          folds: o.folds,
+          seed: o.seed,
+          signal: controller.signal,
+          onProgress: (p) => bar.update(p.fold * p.epochs + p.epoch, p.folds * p.epochs, { current: `${p.field} fold ${p.fold + 1}/${p.folds} loss ${p.loss.toFixed(3)}` }),
+        });
+        bar.done();
+        print(!!o.json, results, () =>
+          results
+            .map((r) => {
+              const h = r.heldOut;
+              const quality = r.multiLabel
+                ? `held-out mAP ${pct(h.meanAveragePrecision)}, mean F1 ${pct(h.meanF1)}`
+                : `held-out accuracy ${pct(h.accuracy)} (always "${r.values[0]?.value}": ${pct(h.majorityAccuracy)}), macro-F1 ${pct(h.macroF1)}, log-loss ${h.logLoss?.toFixed(3)}`;
+              return [
+                `${r.field} (${r.multiLabel ? 'multi' : 'single'}-label, ${r.kind} on ${r.representation}): learned ${r.values.length} values from ${r.labelled} tagged tracks`,
+                `  ${quality}`,
+                `  ${r.predicted} tracks predicted; ${r.proposals} values proposed; ${r.suspicious} tracks with a suspicious tag`,
+                ...(r.rare.length ? [`  not learned (under ${o.minSupport} tracks): ${r.rare.map((v) => `${v.value} (${v.tracks})`).join(', ')}`] : []),
+              ].join('\n');
+            })
+            .join('\n') + '\nReview with `earmark review`, then write with `earmark tag --write`.',
+        );
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
   });
+
+program
+  .command('eval-tags')
+  .description('held-out evaluation of a tag head: 85/15 split; accuracy, macro-F1, log-loss or per-value P/R/F1 and mAP')
+  .requiredOption('--field <name>', 'the field to evaluate')
+  .option('--representation <name>', 'the track vectors the head reads', 'dsp')
+  .addOption(headKind)
+  .addOption(new Option('--split <kind>', 'stratified by value, or by artist (no artist on both sides)').choices(['stratified', 'artist']).default('stratified'))
+  .option('--multi-label', 'treat the field as multi-label (default: all fields but genre)')
+  .option('--single-label', 'treat the field as single-label')
+  .option('--min-support <n>', 'tracks a value needs to be learned', positiveInt('--min-support'), 5)
+  .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
+  .option('--json', 'machine-readable output')
+  .action(
+    async (
+      o: { field: string; representation: string; head: 'mlp' | 'linear'; split: 'stratified' | 'artist'; multiLabel?: boolean; singleLabel?: boolean; minSupport: number; seed: number; json?: boolean },
+      cmd: Command,
+    ) => {
+      await withEarmark(cmd, async (e) => {
+        if (o.multiLabel && o.singleLabel) throw new Error('--multi-label and --single-label exclude each other.');
+        const r = await e.evaluateTags({
+          field: o.field,
+          representation: o.representation,
+          kind: o.head,
+          split: o.split,
+          multiLabel: o.multiLabel ? true : o.singleLabel ? false : undefined,
+          minSupport: o.minSupport,
+          seed: o.seed,
+        });
+        print(!!o.json, r, () => {
+          const lines = [`${r.field}: ${r.kind} head on ${r.representation}, ${r.split} 85/15 split, ${r.train} train / ${r.test} test tracks`];
+          if (!r.multiLabel) {
+            lines.push(`  accuracy ${pct(r.accuracy)}   macro-F1 ${pct(r.macroF1)}   log-loss ${r.logLoss?.toFixed(3)}`);
+            lines.push(`  majority baseline ("${r.majority?.value}"): accuracy ${pct(r.majority?.accuracy)}, macro-F1 ${pct(r.majority?.macroF1)}`);
+            const w = Math.max(8, ...r.values.map((v) => v.length));
+            lines.push('  confusion (rows: tag, columns: predicted)');
+            lines.push(`  ${pad('', w)} ${r.values.map((v) => v.slice(0, 6).padStart(6)).join(' ')}`);
+            r.confusion?.forEach((row, i) => lines.push(`  ${pad(r.values[i], w)} ${row.map((c) => String(c).padStart(6)).join(' ')}`));
+          } else {
+            lines.push(`  mean average precision ${pct(r.meanAveragePrecision)}`);
+          }
+          lines.push('  per value: precision / recall / F1 (support)');
+          for (const v of r.perValue) lines.push(`  ${pad(v.value, 24)} ${pct(v.precision).padStart(8)} ${pct(v.recall).padStart(8)} ${pct(v.f1).padStart(8)}  (${v.support})`);
+          return lines.join('\n');
+        });
+      });
+    },
+  );
+
+program
+  .command('review')
+  .description('accept or reject predicted tag values (what `tag --write` writes), or show where review stands')
+  .option('--accept', 'accept the selected proposals')
+  .option('--reject', 'reject the selected proposals')
+  .option('--reset', 'put the selected proposals back to pending')
+  .option('--field <name>', 'only this field')
+  .option('--track <id>', 'only this track (repeatable)', collect, [])
+  .option('--value <v>', 'only this value (repeatable)', collect, [])
+  .option('--min-confidence <c>', 'only proposals at least this confident (0…1)', probability('--min-confidence'))
+  .option('--pending-only', 'leave earlier decisions as they are')
+  .option('--json', 'machine-readable output')
+  .action(
+    async (
+      o: { accept?: boolean; reject?: boolean; reset?: boolean; field?: string; track: string[]; value: string[]; minConfidence?: number; pendingOnly?: boolean; json?: boolean },
+      cmd: Command,
+    ) => {
+      await withEarmark(cmd, (e) => {
+        const actions = (['accept', 'reject', 'reset'] as const).filter((a) => o[a]);
+        if (actions.length > 1) throw new Error('Choose one of --accept, --reject, --reset.');
+        let changed: number | null = null;
+        if (actions.length === 1) {
+          const trackIds = o.track.map((t) => {
+            if (!/^\d+$/.test(t) || !e.store.trackById(Number(t))) throw new Error(`--track ${t}: no such track id.`);
+            return Number(t);
+          });
+          changed = e.review(actions[0], {
+            field: o.field,
+            trackIds: trackIds.length ? trackIds : undefined,
+            values: o.value.length ? o.value : undefined,
+            minConfidence: o.minConfidence,
+            pendingOnly: o.pendingOnly,
+          });
+        }
+        const summary = e.reviewSummary();
+        print(!!o.json, { changed, fields: summary }, () => {
+          const lines = changed === null ? [] : [`${changed} proposal(s) ${actions[0] === 'reset' ? 'reset to pending' : `${actions[0]}ed`}.`];
+          if (summary.length === 0) lines.push('No predictions yet: run `earmark predict`.');
+          for (const f of summary) {
+            lines.push(
+              `${f.field}: ${f.proposed} pending, ${f.accepted} accepted, ${f.rejected} rejected, ${f.written} written; ${f.suspicious} tracks with a suspicious tag (${f.kind} on ${f.representation}, ${new Date(f.createdAt).toLocaleString()})`,
+            );
+          }
+          return lines.join('\n');
+        });
+      });
+    },
+  );
 
 program
   .command('facets')

@@ -1,4 +1,20 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import {
+  acceptedEdits,
+  evaluateTags,
+  markWritten,
+  predictField,
+  reviewPredictions,
+  reviewSummary,
+  trackPredictions,
+  type FieldPrediction,
+  type PredictionRow,
+  type PredictOptions,
+  type ReviewFilter,
+  type ReviewSummary,
+  type TagEvaluation,
+} from './learn/tag-predictions.js';
+import { loadTf, type TfRuntime } from './learn/tf/backend.js';
 import { dirname, resolve } from 'node:path';
 import { decodeExcerpt, resolveFfmpeg, SR, type Ffmpeg } from './audio/decode.js';
 import { delta, melspectrogram, mfccFromMel, powerToDb } from './audio/features.js';
@@ -20,6 +36,7 @@ export type { AnalyzeProgress, AnalyzeReport } from './jobs/analyze.js';
 export type { ScanProgress, ScanReport } from './library/scan.js';
 export type { DemoManifest, DemoOptions } from './demo/demo-library.js';
 export type { ComputeInfo } from './learn/compute.js';
+export type { FieldPrediction, PredictionRow, ReviewFilter, ReviewSummary, TagEvaluation } from './learn/tag-predictions.js';
 
 /** A track as every shell shows it. */
 export interface TrackSummary {
@@ -449,6 +466,60 @@ export class Earmark {
     }
     const r = await this.writeTags(edits);
     return { ...r, refused: [...refused, ...r.refused], undoOf: batch };
+  }
+
+  /** TensorFlow.js, loaded once with the best backend there is (see `loadTf`). */
+  tf(): Promise<TfRuntime> {
+    return loadTf();
+  }
+
+  /** Learn each field from the library's own tags and store predictions for every analysed track. */
+  async predict(o: Omit<PredictOptions, 'field'> & { fields: string[] }): Promise<FieldPrediction[]> {
+    const { tf } = await this.tf();
+    const out: FieldPrediction[] = [];
+    for (const field of o.fields) out.push(await predictField(this.store, tf, { ...o, field }));
+    return out;
+  }
+
+  /** Held-out evaluation of a head for one field (85/15, stratified or by artist). */
+  async evaluateTags(o: Parameters<typeof evaluateTags>[2]): Promise<TagEvaluation> {
+    const { tf } = await this.tf();
+    return evaluateTags(this.store, tf, o);
+  }
+
+  predictions(trackId: number): PredictionRow[] {
+    return trackPredictions(this.store, trackId);
+  }
+
+  review(action: 'accept' | 'reject' | 'reset', filter: ReviewFilter): number {
+    return reviewPredictions(this.store, action, filter);
+  }
+
+  reviewSummary(): ReviewSummary[] {
+    return reviewSummary(this.store);
+  }
+
+  /**
+   * Write the accepted predictions into the files (one journaled batch, through `writeTags`); written values
+   * become the files' own. `dryRun` shows the edits and writes nothing.
+   */
+  async writeAccepted(
+    o: { fields?: string[]; minConfidence?: number; trackIds?: number[]; dryRun?: boolean; id3Version?: 3 | 4; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<TagWriteReport> {
+    const edits = acceptedEdits(this.store, o);
+    const report = await this.writeTags(
+      edits.map(({ trackId, changes }) => ({ trackId, changes })),
+      { dryRun: o.dryRun, id3Version: o.id3Version, onProgress: o.onProgress },
+    );
+    if (!o.dryRun) {
+      const written = new Set(report.written.map((w) => w.trackId));
+      // Values already in the file (nothing to write) count as written too.
+      const refused = new Set(report.refused.map((r) => r.trackId));
+      this.store.transaction(() => {
+        for (const e of edits) if (written.has(e.trackId) || !refused.has(e.trackId)) markWritten(this.store, e.trackId, e.values);
+      });
+    }
+    return report;
   }
 
   tagBatches(): Array<{ batch: string; files: number; at: number }> {

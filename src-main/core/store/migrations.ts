@@ -109,4 +109,34 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (field, alias_key)
   );
   `,
+  // 4: tag heads (what made a prediction) and per-track predictions with their review state.
+  `
+  CREATE TABLE heads (
+    id TEXT PRIMARY KEY,
+    field TEXT NOT NULL,
+    representation TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    multi_label INTEGER NOT NULL,
+    vocabulary TEXT NOT NULL,
+    thresholds TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    trained_on INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE predictions (
+    track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    head_id TEXT NOT NULL REFERENCES heads(id) ON DELETE CASCADE,
+    in_file INTEGER NOT NULL,
+    proposed INTEGER NOT NULL,
+    suspicious INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'rejected', 'written')),
+    decided_at INTEGER,
+    PRIMARY KEY (track_id, field, value)
+  );
+  CREATE INDEX predictions_review ON predictions(field, proposed, status, confidence);
+  CREATE INDEX predictions_suspicious ON predictions(field, suspicious);
+  `,
 ];
