@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SORT_COLUMNS, type ApiMethod, type ApiRequest } from './contract.js';
+import { REVIEW_STATES, SORT_COLUMNS, type ApiMethod, type ApiRequest } from './contract.js';
 
 /**
  * Runtime checks of every request in the contract. Main (IPC) and the web server run `validateRequest` before
@@ -11,6 +11,8 @@ const tagFilter = z.record(field, z.array(z.string().max(500)).max(200));
 const rep = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'a representation name');
 const absPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'a path without NUL bytes');
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const confidence = z.number().min(0).max(1);
+const headKind = z.enum(['mlp', 'linear']);
 
 export const REQUEST_SCHEMAS = {
   info: empty,
@@ -24,6 +26,7 @@ export const REQUEST_SCHEMAS = {
       sort: z.object({ column: z.enum(SORT_COLUMNS), direction: z.enum(['asc', 'desc']) }).strict().optional(),
       facets: tagFilter.optional(),
       status: z.enum(['all', 'analyzed', 'pending', 'error']).optional(),
+      review: z.object({ field, state: z.enum(REVIEW_STATES) }).strict().optional(),
     })
     .strict(),
   facets: z.object({ fields: z.array(field).max(50).optional(), limit: z.number().int().min(1).max(1000).optional() }).strict(),
@@ -49,6 +52,34 @@ export const REQUEST_SCHEMAS = {
   errors: empty,
   settings: empty,
   updateSettings: z.object({ ffmpegPath: absPath.nullable().optional() }).strict(),
+  startPredict: z.object({ fields: z.array(field).min(1).max(20), representation: rep.optional(), kind: headKind.optional() }).strict(),
+  reviewSummary: empty,
+  proposals: z
+    .object({
+      field,
+      status: z.enum(['pending', 'accepted', 'rejected', 'open']).optional(),
+      suspiciousOnly: z.boolean().optional(),
+      minConfidence: confidence.optional(),
+      offset: z.number().int().min(0),
+      limit: z.number().int().min(1).max(1000),
+    })
+    .strict(),
+  review: z
+    .object({
+      action: z.enum(['accept', 'reject', 'reset']),
+      field: field.optional(),
+      trackIds: z.array(id).min(1).max(100_000).optional(),
+      values: z.array(z.string().min(1).max(500)).min(1).max(500).optional(),
+      minConfidence: confidence.optional(),
+      pendingOnly: z.boolean().optional(),
+    })
+    .strict(),
+  evalTags: z.object({ field, representation: rep.optional(), kind: headKind.optional(), split: z.enum(['stratified', 'artist']).optional() }).strict(),
+  startWriteTags: z
+    .object({ fields: z.array(field).min(1).max(20).optional(), minConfidence: confidence.optional(), trackIds: z.array(id).min(1).max(100_000).optional() })
+    .strict(),
+  tagBatches: empty,
+  undoTags: z.object({ batch: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'a batch id') }).strict(),
 } satisfies Record<ApiMethod, z.ZodType>;
 
 export class BadRequestError extends Error {

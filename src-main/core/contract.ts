@@ -3,11 +3,21 @@
  * and the events the backend pushes. Main, preload and renderer import it as types only; the runtime checks of
  * every request live in `contract-schema.ts` and run in main (Electron) and in the web server.
  */
-import type { LibraryInfo, SimilarResult, TrackSummary } from './api.js';
+import type { LibraryInfo, PredictionRow, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './api.js';
 
-export type { LibraryInfo, SimilarResult, TrackSummary } from './api.js';
+export type { LibraryInfo, PredictionRow, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './api.js';
 
 export type AnalysisStatus = 'analyzed' | 'pending' | 'error';
+
+export type PredictionStatus = 'pending' | 'accepted' | 'rejected' | 'written';
+
+/** A value a tag head proposes for a track (pending or accepted). */
+export interface Proposal {
+  field: string;
+  value: string;
+  confidence: number;
+  status: PredictionStatus;
+}
 
 /** A row of the library table. */
 export interface TrackListRow extends TrackSummary {
@@ -15,7 +25,15 @@ export interface TrackListRow extends TrackSummary {
   /** Why analysis (or reading tags) failed, in words. */
   error: string | null;
   format: string | null;
+  /** Values proposed by the tag heads, not rejected, most confident first per field. */
+  proposals: Proposal[];
+  /** Fields whose file value a head strongly disagrees with. */
+  suspicious: string[];
 }
+
+/** Review filters of the library table, for one field. */
+export const REVIEW_STATES = ['untagged', 'predicted', 'suspicious', 'accepted'] as const;
+export type ReviewState = (typeof REVIEW_STATES)[number];
 
 export const SORT_COLUMNS = ['title', 'artist', 'album', 'genre', 'mood', 'style', 'year', 'duration', 'status', 'added', 'path'] as const;
 export type SortColumn = (typeof SORT_COLUMNS)[number];
@@ -29,6 +47,8 @@ export interface TrackQuery {
   /** Keep tracks carrying one of the values in each field; fields combine with AND. */
   facets?: Record<string, string[]>;
   status?: AnalysisStatus | 'all';
+  /** Tracks without a value in the field, with proposals, with a suspicious tag, or with accepted proposals. */
+  review?: { field: string; state: ReviewState };
 }
 
 export interface TrackPage {
@@ -67,6 +87,59 @@ export interface TrackDetail {
   analysis: Array<{ representation: string; computedAt: number; excerpts: Array<{ offset: number; duration: number }> }>;
   errors: Array<{ stage: string; code: string; message: string }>;
   neighbours: SimilarResult | null;
+  /** The tag heads' predictions for this track, per field, most confident first. */
+  predictions: PredictionRow[];
+}
+
+export interface ProposalQuery {
+  field: string;
+  /** Default: pending and accepted. */
+  status?: 'pending' | 'accepted' | 'rejected' | 'open';
+  suspiciousOnly?: boolean;
+  minConfidence?: number;
+  offset: number;
+  limit: number;
+}
+
+export interface ProposalRow {
+  trackId: number;
+  title: string | null;
+  artist: string | null;
+  path: string;
+  /** The field's values in the file now. */
+  fileValues: string[];
+  value: string;
+  confidence: number;
+  status: PredictionStatus;
+  /** The file's own value in this field is one the head strongly disagrees with. */
+  suspicious: boolean;
+}
+
+export interface ProposalPage {
+  total: number;
+  offset: number;
+  rows: ProposalRow[];
+}
+
+export interface ReviewRequest {
+  action: 'accept' | 'reject' | 'reset';
+  field?: string;
+  trackIds?: number[];
+  values?: string[];
+  minConfidence?: number;
+  pendingOnly?: boolean;
+}
+
+export interface TagBatch {
+  batch: string;
+  files: number;
+  at: number;
+}
+
+export interface UndoResult {
+  batch: string;
+  restored: number;
+  refused: Array<{ path: string | null; message: string }>;
 }
 
 export interface SimilarRequest {
@@ -83,7 +156,7 @@ export interface SimilarRequest {
   tags?: Record<string, string[]>;
 }
 
-export type JobKind = 'scan' | 'analyze';
+export type JobKind = 'scan' | 'analyze' | 'predict' | 'write-tags';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobInfo {
@@ -152,6 +225,14 @@ export interface ApiContract {
   errors: { req: Empty; res: ErrorReport };
   settings: { req: Empty; res: Settings };
   updateSettings: { req: Partial<Settings>; res: Settings };
+  startPredict: { req: { fields: string[]; representation?: string; kind?: 'mlp' | 'linear' }; res: JobInfo };
+  reviewSummary: { req: Empty; res: ReviewSummary[] };
+  proposals: { req: ProposalQuery; res: ProposalPage };
+  review: { req: ReviewRequest; res: { changed: number; summary: ReviewSummary[] } };
+  evalTags: { req: { field: string; representation?: string; kind?: 'mlp' | 'linear'; split?: 'stratified' | 'artist' }; res: TagEvaluation };
+  startWriteTags: { req: { fields?: string[]; minConfidence?: number; trackIds?: number[] }; res: JobInfo };
+  tagBatches: { req: Empty; res: TagBatch[] };
+  undoTags: { req: { batch: string }; res: UndoResult };
 }
 
 export type ApiMethod = keyof ApiContract;

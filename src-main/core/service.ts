@@ -16,6 +16,7 @@ import { BadRequestError, validateRequest } from './contract-schema.js';
 import { projectUmap } from './eval/projection.js';
 import { JobManager } from './jobs/job-manager.js';
 import { facetCounts, listRow, queryTracks } from './library/track-query.js';
+import { proposalPage } from './learn/tag-predictions.js';
 import { resolveLibraryFile } from './media.js';
 import { isAudioPath } from './library/walk.js';
 
@@ -224,7 +225,41 @@ export class EarmarkService {
       analysis,
       errors,
       neighbours,
+      predictions: this.earmark.predictions(id),
     };
+  }
+
+  private startPredict(fields: string[], representation: string | undefined, kind: 'mlp' | 'linear' | undefined) {
+    const rep = representation ?? 'dsp';
+    if (this.earmark.store.vectorCount(rep) === 0) throw new BadRequestError(`No "${rep}" vectors yet: analyze the library first.`);
+    return this.jobs.start('predict', `Predict ${fields.join(', ')}`, async (ctx) => {
+      const rt = await this.earmark.tf();
+      ctx.progress({ phase: `training on ${rt.device}` });
+      const results = await this.earmark.predict({
+        fields,
+        representation: rep,
+        kind,
+        signal: ctx.signal,
+        onProgress: (p) =>
+          ctx.progress({
+            phase: `${p.field}: fold ${p.fold + 1} of ${p.folds}, loss ${p.loss.toFixed(3)}`,
+            done: fields.indexOf(p.field) * p.folds * p.epochs + p.fold * p.epochs + p.epoch,
+            total: fields.length * p.folds * p.epochs,
+          }),
+      });
+      return results
+        .map((r) => `${r.field}: ${r.proposals} proposals, ${r.suspicious} suspicious (held-out ${r.multiLabel ? `mAP ${(100 * (r.heldOut.meanAveragePrecision ?? 0)).toFixed(0)} %` : `accuracy ${(100 * (r.heldOut.accuracy ?? 0)).toFixed(0)} %`})`)
+        .join('; ');
+    });
+  }
+
+  private startWriteTags(o: { fields?: string[]; minConfidence?: number; trackIds?: number[] }) {
+    return this.jobs.start('write-tags', 'Write accepted tags', async (ctx) => {
+      const r = await this.earmark.writeAccepted({ ...o, onProgress: (done, total) => ctx.progress({ done, total }) });
+      if (r.written.length === 0 && r.refused.length === 0) return 'Nothing to write: accept some proposals first.';
+      const refused = r.refused.length ? `; ${r.refused.length} refused (${[...new Set(r.refused.map((x) => x.message))].slice(0, 2).join(' ')})` : '';
+      return `Wrote ${r.written.length} file(s) in batch ${r.batch}${refused}.`;
+    });
   }
 
   private makeHandlers(): Handlers {
@@ -266,6 +301,23 @@ export class EarmarkService {
         tracks: e.errors().map((r) => ({ trackId: r.track_id, path: r.path, stage: r.stage, code: r.code, message: r.message })),
         scan: e.scanProblems(),
       }),
+      startPredict: ({ fields, representation, kind }) => this.startPredict(fields, representation, kind),
+      reviewSummary: () => e.reviewSummary(),
+      proposals: (q) => proposalPage(e.store, q),
+      review: ({ action, ...filter }) => {
+        const changed = e.review(action, filter);
+        if (changed) this.emit({ type: 'library-changed' });
+        return { changed, summary: e.reviewSummary() };
+      },
+      evalTags: (o) => e.evaluateTags(o),
+      startWriteTags: (o) => this.startWriteTags(o),
+      tagBatches: () => e.tagBatches(),
+      undoTags: async ({ batch }) => {
+        if (!e.tagBatches().some((b) => b.batch === batch)) throw new NotFoundError(`No tag batch ${batch}.`);
+        const r = await e.undoTags(batch);
+        this.emit({ type: 'library-changed' });
+        return { batch, restored: r.written.length, refused: r.refused.map((x) => ({ path: x.path, message: x.message })) };
+      },
       settings: () => ({ ffmpegPath: e.store.setting('ffmpeg.path') ?? null }),
       updateSettings: ({ ffmpegPath }) => {
         if (ffmpegPath !== undefined) {

@@ -9,6 +9,7 @@ export const router = createRouter({
     { path: '/similar', name: 'similar', component: () => import('./views/SimilarView.vue') },
     { path: '/track/:id(\\d+)', name: 'track', component: () => import('./views/TrackView.vue'), props: (r) => ({ id: Number(r.params.id) }) },
     { path: '/map', name: 'map', component: () => import('./views/MapView.vue') },
+    { path: '/tags', name: 'tags', component: () => import('./views/ReviewView.vue') },
     { path: '/status', name: 'status', component: () => import('./views/StatusView.vue') },
   ],
 });

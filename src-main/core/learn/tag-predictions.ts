@@ -2,6 +2,7 @@ import { accuracy, confusion, logLoss, macroF1, meanAveragePrecision, perClass, 
 import { groupSplit, stratifiedSplit } from '../eval/splits.js';
 import { facetVocabulary, splitJoined, valueKey, type FacetVocabulary } from '../library/facets.js';
 import type { FacetChanges } from '../library/tag-writer.js';
+import type { ProposalPage, ProposalQuery } from '../contract.js';
 import type { LibraryStore } from '../store/library-store.js';
 import { calibrateThresholds, crossFit, disposeHead, HeadDataError, headProbabilities, trainHead, type HeadConfig, type HeadData, type HeadKind } from './heads/head.js';
 import type { Tf } from './tf/backend.js';
@@ -60,6 +61,11 @@ export interface FieldPrediction {
 
 export interface HeldOutMetrics {
   samples: number;
+  /** The learned values, in the order of `confusion` and `perValue`. */
+  values: string[];
+  /** `[truth][predicted]` counts (single-label). */
+  confusion?: number[][];
+  perValue: Array<{ value: string } & Prf>;
   accuracy?: number;
   macroF1?: number;
   logLoss?: number;
@@ -115,7 +121,8 @@ function argmax(p: ArrayLike<number>): number {
   return b;
 }
 
-function heldOutMetrics(probs: Float32Array[], y: number[][], nValues: number, multiLabel: boolean, thresholds: number[]): HeldOutMetrics {
+function heldOutMetrics(probs: Float32Array[], y: number[][], values: string[], multiLabel: boolean, thresholds: number[]): HeldOutMetrics {
+  const nValues = values.length;
   if (!multiLabel) {
     const truth = y.map((v) => v[0]);
     const pred = probs.map(argmax);
@@ -123,6 +130,9 @@ function heldOutMetrics(probs: Float32Array[], y: number[][], nValues: number, m
     for (const t of truth) counts[t]++;
     return {
       samples: truth.length,
+      values,
+      confusion: confusion(truth, pred, nValues),
+      perValue: perClass(truth, pred, nValues).map((p, v) => ({ value: values[v], ...p })),
       accuracy: accuracy(truth, pred),
       macroF1: macroF1(truth, pred, nValues),
       logLoss: logLoss(truth, probs),
@@ -131,9 +141,12 @@ function heldOutMetrics(probs: Float32Array[], y: number[][], nValues: number, m
   }
   const truth = y.map((vs) => Float32Array.from({ length: nValues }, (_, v) => (vs.includes(v) ? 1 : 0)));
   const decided = probs.map((p) => Float32Array.from(p, (q, v) => (q >= thresholds[v] ? 1 : 0)));
-  const prf = perValue(truth, decided, nValues).filter((p) => p.support > 0);
+  const all = perValue(truth, decided, nValues);
+  const prf = all.filter((p) => p.support > 0);
   return {
     samples: y.length,
+    values,
+    perValue: all.map((p, v) => ({ value: values[v], ...p })),
     meanAveragePrecision: meanAveragePrecision(truth, probs, nValues),
     meanF1: prf.reduce((a, p) => a + p.f1, 0) / Math.max(1, prf.length),
   };
@@ -177,7 +190,7 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
   L.teach.forEach((t, i) => probsByAt.set(t.at, cf.oof[i]));
   rest.forEach((at, i) => probsByAt.set(at, cf.extra[i]));
 
-  const heldOut = heldOutMetrics(cf.oof, data.y, data.nValues, multiLabel, cf.thresholds);
+  const heldOut = heldOutMetrics(cf.oof, data.y, L.values, multiLabel, cf.thresholds);
   const headId = `${field}:${kind}:${rep}:${Date.now().toString(36)}`;
   const now = Date.now();
   let proposals = 0;
@@ -512,4 +525,56 @@ export async function evaluateTags(
   } finally {
     disposeHead(head);
   }
+}
+
+/** One page of a field's proposals for review, most confident first. */
+export function proposalPage(store: LibraryStore, q: ProposalQuery): ProposalPage {
+  const field = q.field.toLowerCase();
+  const parts = ['p.field = ?', 'p.proposed = 1'];
+  const args: unknown[] = [field];
+  const status = q.status ?? 'open';
+  if (status === 'open') parts.push("p.status IN ('pending', 'accepted')");
+  else {
+    parts.push('p.status = ?');
+    args.push(status);
+  }
+  if (q.minConfidence !== undefined) {
+    parts.push('p.confidence >= ?');
+    args.push(q.minConfidence);
+  }
+  if (q.suspiciousOnly) parts.push('EXISTS (SELECT 1 FROM predictions s WHERE s.track_id = p.track_id AND s.field = p.field AND s.suspicious = 1)');
+  const where = parts.join(' AND ');
+  const total = (store.db.prepare(`SELECT count(*) AS n FROM predictions p WHERE ${where}`).get(...args) as { n: number }).n;
+  const rows = store.db
+    .prepare(
+      `SELECT p.track_id, p.value, p.confidence, p.status, t.title, t.artist, t.path,
+              EXISTS (SELECT 1 FROM predictions s WHERE s.track_id = p.track_id AND s.field = p.field AND s.suspicious = 1) AS suspicious
+       FROM predictions p JOIN tracks t ON t.id = p.track_id
+       WHERE ${where} ORDER BY p.confidence DESC, p.track_id LIMIT ? OFFSET ?`,
+    )
+    .all(...args, q.limit, q.offset) as Array<{
+    track_id: number;
+    value: string;
+    confidence: number;
+    status: PredictionRow['status'];
+    title: string | null;
+    artist: string | null;
+    path: string;
+    suspicious: number;
+  }>;
+  return {
+    total,
+    offset: q.offset,
+    rows: rows.map((r) => ({
+      trackId: r.track_id,
+      title: r.title,
+      artist: r.artist,
+      path: r.path,
+      fileValues: store.tagsOf(r.track_id)[field] ?? [],
+      value: r.value,
+      confidence: r.confidence,
+      status: r.status,
+      suspicious: !!r.suspicious,
+    })),
+  };
 }

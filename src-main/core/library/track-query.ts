@@ -1,4 +1,4 @@
-import type { AnalysisStatus, FacetField, TrackListRow, TrackPage, TrackQuery } from '../contract.js';
+import type { AnalysisStatus, FacetField, ReviewState, TrackListRow, TrackPage, TrackQuery } from '../contract.js';
 import type { Db } from '../store/db.js';
 import { fold } from '../util/fold.js';
 
@@ -41,7 +41,14 @@ interface Where {
   params: unknown[];
 }
 
-function whereOf(q: Pick<TrackQuery, 'search' | 'facets' | 'status'>): Where {
+const REVIEW_SQL: Record<ReviewState, string> = {
+  untagged: 't.id NOT IN (SELECT track_id FROM tags WHERE field = ?)',
+  predicted: "t.id IN (SELECT track_id FROM predictions WHERE field = ? AND proposed = 1 AND status IN ('pending', 'accepted'))",
+  suspicious: 't.id IN (SELECT track_id FROM predictions WHERE field = ? AND suspicious = 1)',
+  accepted: "t.id IN (SELECT track_id FROM predictions WHERE field = ? AND proposed = 1 AND status = 'accepted')",
+};
+
+function whereOf(q: Pick<TrackQuery, 'search' | 'facets' | 'status' | 'review'>): Where {
   const parts: string[] = [];
   const params: unknown[] = [];
   const words = (q.search ?? '').trim().split(/\s+/).filter(Boolean).slice(0, 12);
@@ -58,6 +65,10 @@ function whereOf(q: Pick<TrackQuery, 'search' | 'facets' | 'status'>): Where {
   if (q.status && q.status !== 'all') {
     parts.push(`(${STATUS_SQL}) = ?`);
     params.push(q.status);
+  }
+  if (q.review) {
+    parts.push(REVIEW_SQL[q.review.state]);
+    params.push(q.review.field.toLowerCase());
   }
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
@@ -77,6 +88,8 @@ interface Raw {
   style: string | null;
   status: AnalysisStatus;
   error: string | null;
+  proposals: string | null;
+  suspicious: string | null;
 }
 
 const split = (s: string | null) => (s ? s.split(SEP) : []);
@@ -96,13 +109,18 @@ export function toListRow(r: Raw): TrackListRow {
     status: r.status,
     error: r.error,
     format: [r.container, r.codec].filter(Boolean).join(' · ') || null,
+    proposals: r.proposals ? (JSON.parse(r.proposals) as TrackListRow['proposals']) : [],
+    suspicious: r.suspicious ? r.suspicious.split(',') : [],
   };
 }
 
 const SELECT = `SELECT t.id, t.path, t.artist, t.album, t.title, t.year, t.duration, t.container, t.codec,
   ${listOf('genre')} AS genre, ${listOf('mood')} AS mood, ${listOf('style')} AS style,
   ${STATUS_SQL} AS status,
-  (SELECT message FROM errors e WHERE e.track_id = t.id ORDER BY CASE e.stage WHEN 'decode' THEN 0 WHEN 'analyze' THEN 1 ELSE 2 END LIMIT 1) AS error
+  (SELECT message FROM errors e WHERE e.track_id = t.id ORDER BY CASE e.stage WHEN 'decode' THEN 0 WHEN 'analyze' THEN 1 ELSE 2 END LIMIT 1) AS error,
+  (SELECT json_group_array(json_object('field', p.field, 'value', p.value, 'confidence', p.confidence, 'status', p.status))
+     FROM (SELECT * FROM predictions p WHERE p.track_id = t.id AND p.proposed = 1 AND p.status IN ('pending', 'accepted') ORDER BY p.field, p.confidence DESC) p) AS proposals,
+  (SELECT group_concat(DISTINCT p.field) FROM predictions p WHERE p.track_id = t.id AND p.suspicious = 1) AS suspicious
   FROM tracks t`;
 
 interface SortedIds {

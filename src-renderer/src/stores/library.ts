@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowReactive } from 'vue';
-import type { AnalysisStatus, FacetField, LibraryInfo, SortColumn, TrackListRow } from '../../../src-main/core/contract';
+import type { AnalysisStatus, FacetField, LibraryInfo, ReviewState, SortColumn, TrackListRow } from '../../../src-main/core/contract';
 import { api } from '../services/api';
 import { describeError } from './errors';
 
@@ -14,6 +14,9 @@ export const useLibrary = defineStore('library', () => {
   const sort = reactive<{ column: SortColumn; direction: 'asc' | 'desc' }>({ column: 'artist', direction: 'asc' });
   const selectedFacets = reactive<Record<string, string[]>>({});
   const status = ref<AnalysisStatus | 'all'>('all');
+  /** Review filter: a field and a state ('' for none). */
+  const reviewField = ref('genre');
+  const reviewState = ref<ReviewState | ''>('');
   const total = ref(0);
   const pages = shallowReactive(new Map<number, TrackListRow[]>());
   const loading = new Set<number>();
@@ -27,6 +30,7 @@ export const useLibrary = defineStore('library', () => {
     sort: { column: sort.column, direction: sort.direction },
     facets: Object.fromEntries(Object.entries(selectedFacets).filter(([, v]) => v.length)),
     status: status.value,
+    review: reviewState.value ? { field: reviewField.value, state: reviewState.value } : undefined,
   });
 
   async function loadPage(p: number, gen: number): Promise<void> {
@@ -120,6 +124,8 @@ export const useLibrary = defineStore('library', () => {
     sort,
     selectedFacets,
     status,
+    reviewField,
+    reviewState,
     total,
     pages,
     selectedIndex,

@@ -1,0 +1,103 @@
+import { defineStore } from 'pinia';
+import { computed, ref } from 'vue';
+import type { ProposalRow, ReviewSummary, TagBatch, TagEvaluation } from '../../../src-main/core/contract';
+import { api } from '../services/api';
+import { describeError } from './errors';
+import { useJobs } from './jobs';
+import { useLibrary } from './library';
+
+export const PROPOSAL_PAGE = 100;
+export type ProposalFilter = 'open' | 'pending' | 'accepted' | 'rejected' | 'suspicious';
+
+/** Auto-tagging review: the heads per field, their proposals, accept/reject, writing and undo. */
+export const useReview = defineStore('review', () => {
+  const summary = ref<ReviewSummary[]>([]);
+  const field = ref<string>('');
+  const filter = ref<ProposalFilter>('open');
+  const rows = ref<ProposalRow[]>([]);
+  const total = ref(0);
+  const batches = ref<TagBatch[]>([]);
+  const evaluation = ref<TagEvaluation | null>(null);
+  const evaluating = ref(false);
+  const error = ref<string | null>(null);
+  const notice = ref<string | null>(null);
+  const current = computed(() => summary.value.find((s) => s.field === field.value) ?? null);
+  const acceptedTotal = computed(() => summary.value.reduce((n, s) => n + s.accepted, 0));
+
+  async function guard<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    error.value = null;
+    try {
+      return await fn();
+    } catch (e) {
+      error.value = describeError(e);
+      return undefined;
+    }
+  }
+
+  async function loadRows(append = false): Promise<void> {
+    if (!field.value) {
+      rows.value = [];
+      total.value = 0;
+      return;
+    }
+    await guard(async () => {
+      const f = filter.value;
+      const page = await api.proposals({
+        field: field.value,
+        status: f === 'suspicious' ? 'open' : f,
+        suspiciousOnly: f === 'suspicious' || undefined,
+        offset: append ? rows.value.length : 0,
+        limit: PROPOSAL_PAGE,
+      });
+      total.value = page.total;
+      rows.value = append ? [...rows.value, ...page.rows] : page.rows;
+    });
+  }
+
+  async function refresh(): Promise<void> {
+    await guard(async () => {
+      const [s, b] = await Promise.all([api.reviewSummary(), api.tagBatches()]);
+      summary.value = s;
+      batches.value = b.sort((x, y) => y.at - x.at);
+      if (!s.some((x) => x.field === field.value)) field.value = s[0]?.field ?? '';
+    });
+    await loadRows();
+  }
+
+  async function predict(fields: string[], kind: 'mlp' | 'linear' = 'mlp', representation = 'dsp'): Promise<void> {
+    const jobs = useJobs();
+    await guard(async () => jobs.upsert(await api.startPredict({ fields, kind, representation })));
+  }
+
+  async function decide(action: 'accept' | 'reject' | 'reset', o: { trackIds?: number[]; values?: string[]; minConfidence?: number; pendingOnly?: boolean }): Promise<void> {
+    const r = await guard(() => api.review({ action, field: field.value, ...o }));
+    if (!r) return;
+    summary.value = r.summary;
+    notice.value = `${r.changed} proposal${r.changed === 1 ? '' : 's'} ${action === 'reset' ? 'back to pending' : `${action}ed`}.`;
+    await loadRows();
+    void useLibrary().reload({ keepSelection: true });
+  }
+
+  async function write(): Promise<void> {
+    const jobs = useJobs();
+    await guard(async () => jobs.upsert(await api.startWriteTags({})));
+  }
+
+  async function undo(batch: string): Promise<void> {
+    const r = await guard(() => api.undoTags({ batch }));
+    if (!r) return;
+    notice.value = `Restored ${r.restored} file${r.restored === 1 ? '' : 's'} from batch ${batch}${r.refused.length ? `; ${r.refused.length} left as they are (${r.refused[0].message})` : ''}.`;
+    await refresh();
+  }
+
+  async function evaluate(split: 'stratified' | 'artist', kind: 'mlp' | 'linear'): Promise<void> {
+    evaluating.value = true;
+    evaluation.value = null;
+    await guard(async () => {
+      evaluation.value = await api.evalTags({ field: field.value, split, kind, representation: current.value?.representation });
+    });
+    evaluating.value = false;
+  }
+
+  return { summary, field, filter, rows, total, batches, evaluation, evaluating, error, notice, current, acceptedTotal, refresh, loadRows, predict, decide, write, undo, evaluate };
+});
