@@ -59,8 +59,14 @@ export function writeTags(path: string, tags: TagSet, { id3Version = 4 }: WriteO
     const types = file.tagTypes;
     // For formats that carry ID3v2 (MP3, WAV, AIFF) make sure the tag exists and has the version asked for.
     const wantsId3 = /\.(mp3|wav|aiff?)$/i.test(path);
+    const hadId3 = !!(file.tagTypesOnDisk & TagTypes.Id3v2);
     const id3 = wantsId3 ? (file.getTag(TagTypes.Id3v2, true) as Id3v2Tag | undefined) : undefined;
-    if (id3) id3.version = id3Version;
+    if (id3) {
+      // A RIFF or AIFF file without an ID3 chunk gets a new one seeded from its other tags (taglib copies e.g. the
+      // artist into TPE2, album artist); start it empty so it holds only what is written now.
+      if (!hadId3 && /\.(wav|aiff?)$/i.test(path)) id3.clear();
+      id3.version = id3Version;
+    }
     const xiph = types & TagTypes.Xiph || /\.(flac|ogg|oga|opus)$/i.test(path) ? (file.getTag(TagTypes.Xiph, true) as XiphComment | undefined) : undefined;
     const apple = /\.(m4a|mp4|m4b|aac)$/i.test(path) ? (file.getTag(TagTypes.Apple, true) as Mpeg4AppleTag | undefined) : undefined;
 
