@@ -23,7 +23,7 @@ beforeAll(() => {
     if (r.status !== 0) throw new Error(`earmark ${args.join(' ')}: ${r.stderr}`);
   }
   manifest = JSON.parse(readFileSync(join(lib, 'earmark-demo.json'), 'utf8')) as DemoManifest;
-  predictions = cliJson<FieldPrediction[]>(['predict', '--fields', 'genre,mood'], { home });
+  predictions = cliJson<{ fields: FieldPrediction[] }>(['predict', '--fields', 'genre,mood'], { home }).fields;
 }, 900_000);
 afterAll(() => t.cleanup());
 

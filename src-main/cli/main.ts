@@ -417,7 +417,7 @@ program
       process.once('SIGINT', onSigint);
       const bar = new ProgressBar('Training');
       try {
-        const results = await e.predict({
+        const report = await e.predict({
           fields: o.fields,
           representation: o.representation,
           kind: o.head,
@@ -428,8 +428,8 @@ program
           onProgress: (p) => bar.update(p.fold * p.epochs + p.epoch, p.folds * p.epochs, { current: `${p.field} fold ${p.fold + 1}/${p.folds} loss ${p.loss.toFixed(3)}` }),
         });
         bar.done();
-        print(!!o.json, results, () =>
-          results
+        print(!!o.json, report, () =>
+          report.fields
             .map((r) => {
               const h = r.heldOut;
               const quality = r.multiLabel
@@ -442,6 +442,7 @@ program
                 ...(r.rare.length ? [`  not learned (under ${o.minSupport} tracks): ${r.rare.map((v) => `${v.value} (${v.tracks})`).join(', ')}`] : []),
               ].join('\n');
             })
+            .concat(report.refused.map((r) => `${r.field}: not learned. ${r.reason}`))
             .join('\n') + '\nReview with `earmark review`, then write with `earmark tag --write`.',
         );
       } finally {

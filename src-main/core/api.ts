@@ -15,6 +15,7 @@ import {
   type TagEvaluation,
 } from './learn/tag-predictions.js';
 import { loadTf, type TfRuntime } from './learn/tf/backend.js';
+import { HeadDataError } from './learn/heads/head.js';
 import { dirname, resolve } from 'node:path';
 import { decodeExcerpt, resolveFfmpeg, SR, type Ffmpeg } from './audio/decode.js';
 import { delta, melspectrogram, mfccFromMel, powerToDb } from './audio/features.js';
@@ -125,6 +126,12 @@ export interface TagWriteReport {
   written: Array<{ trackId: number; path: string; before: Record<string, string[]>; after: Record<string, string[]> }>;
   refused: Array<{ trackId: number | null; path: string | null; code: string; message: string }>;
   undoOf?: string;
+}
+
+export interface PredictReport {
+  fields: FieldPrediction[];
+  /** Fields with too little to learn from, and why. */
+  refused: Array<{ field: string; reason: string }>;
 }
 
 export interface EarmarkOptions {
@@ -473,12 +480,24 @@ export class Earmark {
     return loadTf();
   }
 
-  /** Learn each field from the library's own tags and store predictions for every analysed track. */
-  async predict(o: Omit<PredictOptions, 'field'> & { fields: string[] }): Promise<FieldPrediction[]> {
+  /**
+   * Learn each field from the library's own tags and store predictions for every analysed track. A field with
+   * too little to learn from is refused with its reason and the others go on; when every field is refused,
+   * the first reason is thrown.
+   */
+  async predict(o: Omit<PredictOptions, 'field'> & { fields: string[] }): Promise<PredictReport> {
     const { tf } = await this.tf();
-    const out: FieldPrediction[] = [];
-    for (const field of o.fields) out.push(await predictField(this.store, tf, { ...o, field }));
-    return out;
+    const report: PredictReport = { fields: [], refused: [] };
+    for (const field of o.fields) {
+      try {
+        report.fields.push(await predictField(this.store, tf, { ...o, field }));
+      } catch (e) {
+        if (!(e instanceof HeadDataError)) throw e;
+        report.refused.push({ field, reason: e.message });
+      }
+    }
+    if (report.fields.length === 0 && report.refused.length) throw new HeadDataError(report.refused.map((r) => r.reason).join(' '));
+    return report;
   }
 
   /** Held-out evaluation of a head for one field (85/15, stratified or by artist). */

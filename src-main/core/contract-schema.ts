@@ -13,6 +13,7 @@ const absPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'a 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const confidence = z.number().min(0).max(1);
 const headKind = z.enum(['mlp', 'linear']);
+const minSupport = z.number().int().min(1).max(100_000);
 
 export const REQUEST_SCHEMAS = {
   info: empty,
@@ -52,7 +53,7 @@ export const REQUEST_SCHEMAS = {
   errors: empty,
   settings: empty,
   updateSettings: z.object({ ffmpegPath: absPath.nullable().optional() }).strict(),
-  startPredict: z.object({ fields: z.array(field).min(1).max(20), representation: rep.optional(), kind: headKind.optional() }).strict(),
+  startPredict: z.object({ fields: z.array(field).min(1).max(20), representation: rep.optional(), kind: headKind.optional(), minSupport: minSupport.optional() }).strict(),
   reviewSummary: empty,
   proposals: z
     .object({
@@ -74,7 +75,9 @@ export const REQUEST_SCHEMAS = {
       pendingOnly: z.boolean().optional(),
     })
     .strict(),
-  evalTags: z.object({ field, representation: rep.optional(), kind: headKind.optional(), split: z.enum(['stratified', 'artist']).optional() }).strict(),
+  evalTags: z
+    .object({ field, representation: rep.optional(), kind: headKind.optional(), split: z.enum(['stratified', 'artist']).optional(), minSupport: minSupport.optional(), multiLabel: z.boolean().optional() })
+    .strict(),
   startWriteTags: z
     .object({ fields: z.array(field).min(1).max(20).optional(), minConfidence: confidence.optional(), trackIds: z.array(id).min(1).max(100_000).optional() })
     .strict(),

@@ -225,11 +225,11 @@ export interface ApiContract {
   errors: { req: Empty; res: ErrorReport };
   settings: { req: Empty; res: Settings };
   updateSettings: { req: Partial<Settings>; res: Settings };
-  startPredict: { req: { fields: string[]; representation?: string; kind?: 'mlp' | 'linear' }; res: JobInfo };
+  startPredict: { req: { fields: string[]; representation?: string; kind?: 'mlp' | 'linear'; minSupport?: number }; res: JobInfo };
   reviewSummary: { req: Empty; res: ReviewSummary[] };
   proposals: { req: ProposalQuery; res: ProposalPage };
   review: { req: ReviewRequest; res: { changed: number; summary: ReviewSummary[] } };
-  evalTags: { req: { field: string; representation?: string; kind?: 'mlp' | 'linear'; split?: 'stratified' | 'artist' }; res: TagEvaluation };
+  evalTags: { req: { field: string; representation?: string; kind?: 'mlp' | 'linear'; split?: 'stratified' | 'artist'; minSupport?: number; multiLabel?: boolean }; res: TagEvaluation };
   startWriteTags: { req: { fields?: string[]; minConfidence?: number; trackIds?: number[] }; res: JobInfo };
   tagBatches: { req: Empty; res: TagBatch[] };
   undoTags: { req: { batch: string }; res: UndoResult };

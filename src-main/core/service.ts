@@ -17,6 +17,7 @@ import { projectUmap } from './eval/projection.js';
 import { JobManager } from './jobs/job-manager.js';
 import { facetCounts, listRow, queryTracks } from './library/track-query.js';
 import { proposalPage } from './learn/tag-predictions.js';
+import { HeadDataError } from './learn/heads/head.js';
 import { resolveLibraryFile } from './media.js';
 import { isAudioPath } from './library/walk.js';
 
@@ -229,16 +230,17 @@ export class EarmarkService {
     };
   }
 
-  private startPredict(fields: string[], representation: string | undefined, kind: 'mlp' | 'linear' | undefined) {
+  private startPredict(fields: string[], representation: string | undefined, kind: 'mlp' | 'linear' | undefined, minSupport: number | undefined) {
     const rep = representation ?? 'dsp';
     if (this.earmark.store.vectorCount(rep) === 0) throw new BadRequestError(`No "${rep}" vectors yet: analyze the library first.`);
     return this.jobs.start('predict', `Predict ${fields.join(', ')}`, async (ctx) => {
       const rt = await this.earmark.tf();
       ctx.progress({ phase: `training on ${rt.device}` });
-      const results = await this.earmark.predict({
+      const r = await this.earmark.predict({
         fields,
         representation: rep,
         kind,
+        minSupport,
         signal: ctx.signal,
         onProgress: (p) =>
           ctx.progress({
@@ -247,9 +249,13 @@ export class EarmarkService {
             total: fields.length * p.folds * p.epochs,
           }),
       });
-      return results
-        .map((r) => `${r.field}: ${r.proposals} proposals, ${r.suspicious} suspicious (held-out ${r.multiLabel ? `mAP ${(100 * (r.heldOut.meanAveragePrecision ?? 0)).toFixed(0)} %` : `accuracy ${(100 * (r.heldOut.accuracy ?? 0)).toFixed(0)} %`})`)
-        .join('; ');
+      return [
+        ...r.fields.map(
+          (f) =>
+            `${f.field}: ${f.proposals} proposals, ${f.suspicious} suspicious (held-out ${f.multiLabel ? `mAP ${(100 * (f.heldOut.meanAveragePrecision ?? 0)).toFixed(0)} %` : `accuracy ${(100 * (f.heldOut.accuracy ?? 0)).toFixed(0)} %`})`,
+        ),
+        ...r.refused.map((x) => `${x.field} not learned: ${x.reason}`),
+      ].join('; ');
     });
   }
 
@@ -301,7 +307,7 @@ export class EarmarkService {
         tracks: e.errors().map((r) => ({ trackId: r.track_id, path: r.path, stage: r.stage, code: r.code, message: r.message })),
         scan: e.scanProblems(),
       }),
-      startPredict: ({ fields, representation, kind }) => this.startPredict(fields, representation, kind),
+      startPredict: ({ fields, representation, kind, minSupport }) => this.startPredict(fields, representation, kind, minSupport),
       reviewSummary: () => e.reviewSummary(),
       proposals: (q) => proposalPage(e.store, q),
       review: ({ action, ...filter }) => {
@@ -334,7 +340,8 @@ export class EarmarkService {
 /** The error body every transport sends for a failed call. */
 export function errorBody(err: unknown): { status: number; body: { error: { code: 'bad-request' | 'not-found' | 'failed'; message: string } } } {
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof BadRequestError) return { status: 400, body: { error: { code: 'bad-request', message } } };
+  // Bad input, or data too thin to learn from: the caller can act on it.
+  if (err instanceof BadRequestError || err instanceof HeadDataError) return { status: 400, body: { error: { code: 'bad-request', message } } };
   if (err instanceof NotFoundError || (err as { code?: string })?.code === 'not-found') return { status: 404, body: { error: { code: 'not-found', message } } };
   return { status: 500, body: { error: { code: 'failed', message } } };
 }

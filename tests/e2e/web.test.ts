@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { DemoManifest } from '../../src-main/core/demo/demo-library.js';
+import { readTrackFacts } from '../../src-main/core/library/read-tags.js';
 import { cli, lavfi, REPO, tempDir } from '../helpers/fixtures.js';
 
 /**
@@ -28,12 +29,20 @@ async function shot(name: string): Promise<void> {
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
-async function jobState(kind: 'scan' | 'analyze'): Promise<string | null> {
+async function jobState(kind: 'scan' | 'analyze' | 'predict' | 'write-tags'): Promise<string | null> {
   return page.locator(`[data-job=${kind}]`).first().getAttribute('data-state');
 }
-async function waitJob(kind: 'scan' | 'analyze', state: string, timeout = 240_000): Promise<void> {
+async function waitJob(kind: 'scan' | 'analyze' | 'predict' | 'write-tags', state: string, timeout = 240_000): Promise<void> {
   await page.waitForSelector(`[data-job=${kind}][data-state=${state}]`, { timeout });
 }
+/** A call to the server's API as the page makes it (token from the address the server printed). */
+async function apiCall<T>(method: string, req: unknown): Promise<T> {
+  const u = new URL(url);
+  const r = await fetch(`${u.origin}/api/${method}`, { method: 'POST', headers: { authorization: `Bearer ${u.searchParams.get('token')}`, 'content-type': 'application/json' }, body: JSON.stringify(req) });
+  if (!r.ok) throw new Error(`${method}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+}
+
 async function visibleRows(): Promise<Array<{ id: string; text: string }>> {
   return page.$$eval('[data-testid=track-table] .tr[data-track-id]', (rows) => rows.map((r) => ({ id: r.getAttribute('data-track-id') ?? '', text: r.textContent ?? '' })));
 }
@@ -254,4 +263,70 @@ describe('Earmark in a browser, in web mode', () => {
     for (const r of reasons) expect(r).toMatch(/empty|not audio|damaged|no audio/i);
     await page.selectOption('[data-testid=status-filter]', 'all');
   });
+
+  it('learns tags, shows the held-out quality, and proposes values in the Tags view, the table and the track page', async () => {
+    await page.click('[data-nav=tags]');
+    await page.waitForSelector('text=No predictions yet');
+    await page.fill('[data-testid=min-support]', '3');
+    await page.click('[data-action=predict]');
+    await waitJob('predict', 'done', 300_000);
+    await page.waitForSelector('[data-testid=held-out] [data-testid=accuracy]');
+    expect(await page.locator('[data-tab]').evaluateAll((tabs) => tabs.map((t) => t.getAttribute('data-tab')))).toEqual(['genre', 'mood']);
+    const accuracy = Number.parseFloat((await page.locator('[data-testid=accuracy]').textContent()) ?? '0');
+    expect(accuracy).toBeGreaterThan(50);
+    expect(await page.locator('[data-testid=confusion-matrix] tbody tr').count()).toBeGreaterThanOrEqual(3);
+    expect(await page.locator('[data-testid=value-bars] .row').count()).toBeGreaterThanOrEqual(3);
+    await page.click('[data-action=evaluate]');
+    await page.waitForSelector('[data-testid=evaluation] [data-testid=confusion-matrix]', { timeout: 120_000 });
+    await shot('09-tags');
+    expect(await page.locator('[data-testid=proposal-list] li').count()).toBeGreaterThan(0);
+
+    await page.click('[data-nav=library]');
+    await page.selectOption('[data-testid=review-filter]', 'untagged');
+    await page.waitForSelector('[data-testid=track-table] [data-testid=proposal]');
+    const untagged = manifest.tracks.filter((x) => x.tagging === 'untagged' || x.tagging === 'no-tags').length;
+    const total = Number.parseInt((await page.locator('[data-testid=total]').textContent()) ?? '0', 10);
+    expect(total).toBeGreaterThanOrEqual(untagged);
+    expect(total).toBeLessThan(manifest.tracks.length);
+    await shot('10-library-proposals');
+    await page.selectOption('[data-testid=review-filter]', '');
+  }, 600_000);
+
+  it('accepts proposals one by one and in bulk, writes them into the files, and undoes the batch', async () => {
+    await page.click('[data-nav=tags]');
+    await page.click('[data-tab=genre]');
+    const first = page.locator('[data-testid=proposal-list] li[data-status=pending]').first();
+    const trackId = Number(await first.getAttribute('data-track'));
+    const value = (await first.getAttribute('data-value')) as string;
+    const before = (await apiCall<{ tags: Record<string, string[]>; file: { path: string } }>('track', { id: trackId })).tags.genre ?? [];
+    await first.locator('[data-action=accept]').click();
+    await page.waitForSelector(`[data-testid=proposal-list] li[data-track="${trackId}"][data-value="${value}"][data-status=accepted]`);
+
+    // The track page shows the same proposal as accepted, beside the file's tags.
+    await page.evaluate((id) => (location.hash = `#/track/${id}`), trackId);
+    await page.waitForSelector(`[data-testid=predictions] li[data-value="${value}"][data-status=accepted]`);
+    await shot('11-track-predictions');
+
+    await page.click('[data-nav=tags]');
+    await page.click('[data-tab=mood]');
+    await page.fill('[data-testid=bulk-threshold]', '0.5');
+    await page.click('[data-action=bulk-accept]');
+    await page.waitForFunction(() => /\d+ proposals? accepted/.test(document.querySelector('[data-testid=review-notice]')?.textContent ?? ''));
+    const accepted = (await apiCall<Array<{ field: string; accepted: number }>>('reviewSummary', {})).reduce((n, s) => n + s.accepted, 0);
+    expect(accepted).toBeGreaterThan(1);
+
+    await page.click('[data-action=write-tags]');
+    await waitJob('write-tags', 'done', 120_000);
+    await page.waitForSelector('[data-testid=batches] li');
+    const path = (await apiCall<{ file: { path: string } }>('track', { id: trackId })).file.path;
+    expect((await readTrackFacts(path)).facets.genre).toEqual([value]);
+    const summary = await apiCall<Array<{ field: string; written: number; accepted: number }>>('reviewSummary', {});
+    expect(summary.reduce((n, s) => n + s.written, 0)).toBe(accepted);
+    expect(summary.reduce((n, s) => n + s.accepted, 0)).toBe(0);
+    await shot('12-written');
+
+    await page.click('[data-testid=batches] li [data-action=undo]');
+    await page.waitForFunction(() => /Restored \d+ files?/.test(document.querySelector('[data-testid=review-notice]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    expect((await readTrackFacts(path)).facets.genre ?? []).toEqual(before);
+  }, 300_000);
 });

@@ -206,10 +206,10 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
     store.db.prepare('DELETE FROM heads WHERE field = ?').run(field);
     store.db
       .prepare(
-        `INSERT INTO heads (id, field, representation, kind, multi_label, vocabulary, thresholds, metrics, trained_on, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO heads (id, field, representation, kind, multi_label, min_support, vocabulary, thresholds, metrics, trained_on, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(headId, field, rep, kind, multiLabel ? 1 : 0, JSON.stringify(L.values), JSON.stringify(cf.thresholds), JSON.stringify(heldOut), data.x.length, now);
+      .run(headId, field, rep, kind, multiLabel ? 1 : 0, L.vocab.minSupport, JSON.stringify(L.values), JSON.stringify(cf.thresholds), JSON.stringify(heldOut), data.x.length, now);
     const ins = store.db.prepare(
       `INSERT INTO predictions (track_id, field, value, confidence, head_id, in_file, proposed, suspicious, status, decided_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -340,6 +340,7 @@ export interface ReviewSummary {
   representation: string;
   kind: HeadKind;
   multiLabel: boolean;
+  minSupport: number;
   createdAt: number;
   heldOut: HeldOutMetrics;
   proposed: number;
@@ -357,6 +358,7 @@ export function reviewSummary(store: LibraryStore): ReviewSummary[] {
     representation: string;
     kind: HeadKind;
     multi_label: number;
+    min_support: number;
     metrics: string;
     created_at: number;
   }>;
@@ -375,6 +377,7 @@ export function reviewSummary(store: LibraryStore): ReviewSummary[] {
       representation: h.representation,
       kind: h.kind,
       multiLabel: !!h.multi_label,
+      minSupport: h.min_support,
       createdAt: h.created_at,
       heldOut: JSON.parse(h.metrics) as HeldOutMetrics,
       proposed: c.proposed ?? 0,

@@ -117,6 +117,7 @@ export const MIGRATIONS: readonly string[] = [
     representation TEXT NOT NULL,
     kind TEXT NOT NULL,
     multi_label INTEGER NOT NULL,
+    min_support INTEGER NOT NULL,
     vocabulary TEXT NOT NULL,
     thresholds TEXT NOT NULL,
     metrics TEXT NOT NULL,

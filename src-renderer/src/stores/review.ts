@@ -64,9 +64,10 @@ export const useReview = defineStore('review', () => {
     await loadRows();
   }
 
-  async function predict(fields: string[], kind: 'mlp' | 'linear' = 'mlp', representation = 'dsp'): Promise<void> {
+  async function predict(fields: string[], kind: 'mlp' | 'linear' = 'mlp', minSupport = 5, representation = 'dsp'): Promise<void> {
     const jobs = useJobs();
-    await guard(async () => jobs.upsert(await api.startPredict({ fields, kind, representation })));
+    notice.value = null;
+    await guard(async () => jobs.upsert(await api.startPredict({ fields, kind, minSupport, representation })));
   }
 
   async function decide(action: 'accept' | 'reject' | 'reset', o: { trackIds?: number[]; values?: string[]; minConfidence?: number; pendingOnly?: boolean }): Promise<void> {
@@ -90,11 +91,11 @@ export const useReview = defineStore('review', () => {
     await refresh();
   }
 
-  async function evaluate(split: 'stratified' | 'artist', kind: 'mlp' | 'linear'): Promise<void> {
+  async function evaluate(split: 'stratified' | 'artist', kind: 'mlp' | 'linear', minSupport: number): Promise<void> {
     evaluating.value = true;
     evaluation.value = null;
     await guard(async () => {
-      evaluation.value = await api.evalTags({ field: field.value, split, kind, representation: current.value?.representation });
+      evaluation.value = await api.evalTags({ field: field.value, split, kind, minSupport, multiLabel: current.value?.multiLabel, representation: current.value?.representation });
     });
     evaluating.value = false;
   }
