@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type * as TfModule from '@tensorflow/tfjs';
 import type { BackendName } from '../compute.js';
+import { registerWasmKernels } from './wasm-kernels.js';
 
 /** The TensorFlow.js namespace, whichever package provided it. Passed into every function that computes. */
 export type Tf = typeof TfModule;
@@ -57,6 +58,7 @@ async function tryBackend(name: BackendName, importer: Importer): Promise<Omit<T
   if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend did not initialise`);
   await tf.ready();
   if (name === 'wasm') {
+    registerWasmKernels(tf);
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
     return { tf, backend: name, device: `CPU (WebAssembly${simd ? ', SIMD' : ''}${threads ? ', threads' : ''})` };
