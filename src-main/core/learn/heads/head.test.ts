@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../util/random.js';
 import { loadTf, type Tf } from '../tf/backend.js';
-import { calibrateThresholds, crossFit, disposeHead, headProbabilities, stratifiedFolds, trainHead, type HeadData } from './head.js';
+import { calibrateThresholds, crossFit, disposeHead, headProbabilities, segmentAveragedProbabilities, stratifiedFolds, trainHead, type HeadData } from './head.js';
 
 let tf: Tf;
 beforeAll(async () => {
@@ -73,6 +73,21 @@ describe('trainHead', () => {
     pa.forEach((p, i) => p.forEach((v, j) => expect(v).toBeCloseTo(pb[i][j], 6)));
     disposeHead(a);
     disposeHead(b);
+  });
+
+  it('averages segment probabilities per track for segment-level representations', async () => {
+    const d = clusters(90, 3, 6, 8);
+    const head = await trainHead(tf, d, { kind: 'linear', multiLabel: false, epochs: 20, seed: 1 });
+    const segs = [d.x.slice(0, 3), d.x.slice(3, 4), [d.x[0], d.x[1]]];
+    const perSegment = headProbabilities(tf, head, d.x.slice(0, 4));
+    const tracks = segmentAveragedProbabilities(tf, head, segs);
+    for (let v = 0; v < 3; v++) {
+      expect(tracks[0][v]).toBeCloseTo((perSegment[0][v] + perSegment[1][v] + perSegment[2][v]) / 3, 6);
+      expect(tracks[1][v]).toBeCloseTo(perSegment[3][v], 6);
+      expect(tracks[2][v]).toBeCloseTo((perSegment[0][v] + perSegment[1][v]) / 2, 6);
+    }
+    expect(() => segmentAveragedProbabilities(tf, head, [[]])).toThrow(/no segments/);
+    disposeHead(head);
   });
 
   it('refuses malformed data with a reason', async () => {

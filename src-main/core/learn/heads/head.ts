@@ -227,6 +227,22 @@ export function headProbabilities(tf: Tf, head: TrainedHead, x: Float32Array[], 
   return out;
 }
 
+/**
+ * Track probabilities for segment-level representations (seed 000 §3.2.3): each track is a list of segment
+ * vectors; the head scores every segment and the track gets the mean of its segments' probabilities.
+ */
+export function segmentAveragedProbabilities(tf: Tf, head: TrainedHead, tracks: Float32Array[][]): Float32Array[] {
+  const flat = tracks.flat();
+  const probs = headProbabilities(tf, head, flat);
+  let at = 0;
+  return tracks.map((segments) => {
+    if (segments.length === 0) throw new HeadDataError('A track with no segments cannot be predicted.');
+    const mean = new Float32Array(head.nValues);
+    for (let s = 0; s < segments.length; s++, at++) for (let v = 0; v < head.nValues; v++) mean[v] += probs[at][v] / segments.length;
+    return mean;
+  });
+}
+
 /** Free a head's weights and its optimizer's state (the model owns the optimizer only when named by a string). */
 export function disposeHead(head: TrainedHead): void {
   disposeModel(head.model);
