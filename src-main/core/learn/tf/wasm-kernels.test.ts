@@ -72,3 +72,74 @@ describe('BatchMatMul on wasm (transposes made explicit)', () => {
     expect(after.numDataBuffers).toBe(before.numDataBuffers);
   });
 });
+
+describe('Conv2DBackpropFilter on wasm (composed from Conv2D, Transpose and Slice)', () => {
+  type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+  const cases: Array<{ x: [number, number, number, number]; k: [number, number]; cout: number; strides: [number, number]; pad: Pad }> = [
+    { x: [2, 8, 8, 3], k: [3, 3], cout: 4, strides: [1, 1], pad: 'same' },
+    { x: [2, 8, 8, 3], k: [3, 3], cout: 4, strides: [1, 1], pad: 'valid' },
+    { x: [3, 9, 7, 2], k: [3, 2], cout: 5, strides: [2, 2], pad: 'same' },
+    { x: [3, 9, 7, 2], k: [3, 2], cout: 5, strides: [2, 2], pad: 'valid' }, // the last row/column never reached: cropped
+    { x: [1, 10, 12, 1], k: [4, 4], cout: 2, strides: [2, 3], pad: 'same' },
+    { x: [2, 7, 6, 4], k: [1, 1], cout: 3, strides: [1, 2], pad: 'valid' },
+    { x: [2, 11, 6, 2], k: [3, 3], cout: 2, strides: [2, 2], pad: 1 },
+    {
+      x: [2, 11, 5, 2],
+      k: [3, 2],
+      cout: 2,
+      strides: [2, 1],
+      pad: [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+    },
+    { x: [4, 16, 16, 1], k: [5, 5], cout: 8, strides: [1, 1], pad: 'same' },
+  ];
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  for (const c of cases) {
+    it(`gives the cpu backend's filter and input gradients: x [${c.x}], ${c.k[0]}×${c.k[1]}×${c.cout}, strides [${c.strides}], pad ${JSON.stringify(c.pad)}`, async () => {
+      const fShape = [c.k[0], c.k[1], c.x[3], c.cout];
+      const xs = rand(size(c.x), 11);
+      const ws = rand(size(fShape), 12);
+      const grads = () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(xs, c.x);
+          const w = tf.tensor4d(ws, fShape as [number, number, number, number]);
+          const y = tf.conv2d(x, w, c.strides, c.pad as 'same');
+          const r = tf.tensor(rand(size(y.shape), 13), y.shape);
+          const [dx, dw] = tf.grads((a, b) => tf.sum(tf.mul(tf.conv2d(a as never, b as never, c.strides, c.pad as 'same'), r)))([x, w]);
+          return { y: Array.from(y.dataSync()), dx: Array.from(dx.dataSync()), dw: Array.from(dw.dataSync()) };
+        });
+      const before = tf.memory();
+      const wasm = grads();
+      expect(tf.memory().numTensors).toBe(before.numTensors);
+      expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+      await tf.setBackend('cpu');
+      const cpu = grads();
+      await tf.setBackend('wasm');
+      for (const key of ['y', 'dx', 'dw'] as const) {
+        const worst = Math.max(...wasm[key].map((v, i) => Math.abs(v - cpu[key][i])));
+        expect(worst, key).toBeLessThan(1e-4);
+      }
+    });
+  }
+
+  it('refuses a numeric pad with unequal strides instead of corrupting memory', () => {
+    expect(() => tf.tidy(() => tf.conv2d(tf.ones([1, 8, 8, 1]) as never, tf.ones([3, 3, 1, 1]) as never, [2, 1], 1).dataSync())).toThrow(/numeric pad needs equal strides/);
+    // …and the module still works afterwards.
+    expect(tf.tidy(() => Array.from(tf.conv2d(tf.ones([1, 3, 3, 1]) as never, tf.ones([3, 3, 1, 1]) as never, 1, 'valid').dataSync()))).toEqual([9]);
+  });
+
+  it('matches the cpu backend for dilated forward convolutions too', async () => {
+    const xs = rand(2 * 12 * 12 * 2, 21);
+    const ws = rand(3 * 3 * 2 * 3, 22);
+    const run = () => tf.tidy(() => Array.from(tf.conv2d(tf.tensor4d(xs, [2, 12, 12, 2]), tf.tensor4d(ws, [3, 3, 2, 3]), 1, 'same', 'NHWC', [2, 2]).dataSync()));
+    const wasm = run();
+    await tf.setBackend('cpu');
+    const cpu = run();
+    await tf.setBackend('wasm');
+    expect(Math.max(...wasm.map((v, i) => Math.abs(v - cpu[i])))).toBeLessThan(1e-4);
+  });
+});
