@@ -53,8 +53,9 @@ export interface HeadProgress {
   valLoss: number | null;
 }
 
+/** Seed 000 §3.2.3–3.2.4: batches of 64, Adam at 1e-3, 50 epochs for the MLP (here: at most 50, stopping early). */
 export const HEAD_DEFAULTS: Omit<Required<HeadConfig>, 'kind' | 'multiLabel'> = {
-  epochs: 60,
+  epochs: 50,
   batchSize: 64,
   learningRate: 1e-3,
   patience: 8,
