@@ -1,0 +1,224 @@
+import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+import type { Tf } from '../tf/backend.js';
+
+/**
+ * The encoder networks of the papers, in TensorFlow.js layers, channels-last with inputs `[frames, nMels, 1]`
+ * (time, mel, one channel: the papers' stereo input adapted to mono):
+ *
+ * - `base-cnn` — seed 001 Table 3: conv1 5×5/16 with stride 2 in time, max-pool 2×2, conv2 3×3/32, pool,
+ *   conv3 3×3/64, pool, conv4 3×3/64, pool, conv5 3×3/128, pool, conv61 3×3/256, conv62 1×1/256, global
+ *   average pooling, fc-feature 256 (ReLU), dropout 0.5, fc-output (softmax); batch normalisation after every
+ *   convolution and fc-feature; ReLU throughout. Input 216 × 128 (2.5 s).
+ * - `dcnn` — seed 000 §3.2.1: seven convolutions (5×5/16, 3×3/32, 3×3/64, 3×3/64, 3×3/64 each followed by
+ *   2×2 max-pooling, then 3×3/64 and 1×1/64), batch normalisation and ELU, global average pooling, a dense
+ *   layer of 256 (the feature), dropout 0.5, softmax. Input 43 × 128 (1 s).
+ * - `dpnn` — seed 004 Fig. 1: batch normalisation of the input, then two parallel stacks of four convolutions
+ *   (batch normalisation, ELU): a timbre stack of wide-in-frequency kernels pooled along time, and a rhythm
+ *   stack of long-in-time kernels pooled along frequency; each globally average-pooled, concatenated, and a
+ *   256-unit ELU embedding. Input 130 × 80 (6 s).
+ *
+ * Sharing between tasks (seed 001 §3.2, seed 000 §3.2.2), “branching at layer X” meaning X is the first
+ * task-specific layer:
+ * - `SS-R` one task; `MSS-CR` one independent network per task (seed 000's STNs), features concatenated;
+ * - `MS-CR@2`, `@4`, `@6` shared up to the 2nd, 4th or 6th convolution, task branches from there, features
+ *   concatenated (seed 000's MTN, which shares the first convolutional block, is `MS-CR@2`);
+ * - `MS-SR@FC` everything shared up to fc-feature, one output layer per task: a single feature.
+ * A network built without tasks (the triplet case) is the trunk with its feature (or embedding) alone.
+ */
+export type Arch = 'base-cnn' | 'dcnn' | 'dpnn';
+export type Fusion = 'SS-R' | 'MSS-CR' | 'MS-CR@2' | 'MS-CR@4' | 'MS-CR@6' | 'MS-SR@FC';
+export const FUSIONS: readonly Fusion[] = ['SS-R', 'MSS-CR', 'MS-CR@2', 'MS-CR@4', 'MS-CR@6', 'MS-SR@FC'];
+
+export interface TaskSpec {
+  name: string;
+  /** Output units (the factor count of the task's target). */
+  outputs: number;
+}
+
+export interface EncoderSpec {
+  arch: Arch;
+  fusion: Fusion;
+  tasks: TaskSpec[];
+  frames: number;
+  nMels: number;
+  seed: number;
+  /** L2 weight decay on every kernel (seed 001: 1e-6). */
+  l2?: number;
+}
+
+export interface Encoder {
+  spec: EncoderSpec;
+  /** Per task: input → softmax over the task's outputs (sharing weights as the fusion prescribes). */
+  taskModels: Map<string, LayersModel>;
+  /** Input → the representation: fc-feature (or the task features concatenated, or the embedding). */
+  featureModel: LayersModel;
+  featureDim: number;
+}
+
+/** The input shape each architecture was specified for: `[frames, nMels]`. */
+export const ARCH_INPUT: Record<Arch, { frames: number; nMels: number; patch: 'mtdtl' | 'agf' | 'dpnn' }> = {
+  'base-cnn': { frames: 216, nMels: 128, patch: 'mtdtl' },
+  dcnn: { frames: 43, nMels: 128, patch: 'agf' },
+  dpnn: { frames: 130, nMels: 80, patch: 'dpnn' },
+};
+
+type Layer = (x: SymbolicTensor) => SymbolicTensor;
+
+interface Stage {
+  /** Index of the convolution this stage starts with (1-based), or 0 for non-convolution stages. */
+  conv: number;
+  build: (tag: string) => Layer;
+}
+
+function stages(tf: Tf, spec: EncoderSpec, seedOf: (name: string) => number): { stages: Stage[]; featureAt: number; featureDim: number } {
+  const l2 = spec.l2 ?? 1e-6;
+  const reg = () => tf.regularizers.l2({ l2 });
+  const init = (name: string) => tf.initializers.heNormal({ seed: seedOf(name) });
+  const conv = (name: string, filters: number, kernel: [number, number], activation: 'relu' | 'elu', strides: [number, number] = [1, 1]): Layer => {
+    const c = tf.layers.conv2d({ name, filters, kernelSize: kernel, strides, padding: 'same', useBias: false, kernelInitializer: init(name), kernelRegularizer: reg() });
+    const bn = tf.layers.batchNormalization({ name: `${name}_bn` });
+    const act = tf.layers.activation({ name: `${name}_${activation}`, activation });
+    return (x) => act.apply(bn.apply(c.apply(x))) as SymbolicTensor;
+  };
+  const pool = (name: string, size: [number, number]): Layer => {
+    const p = tf.layers.maxPooling2d({ name, poolSize: size, strides: size, padding: 'valid' });
+    return (x) => p.apply(x) as SymbolicTensor;
+  };
+  const seq =
+    (...ls: Layer[]): Layer =>
+    (x) =>
+      ls.reduce((acc, l) => l(acc), x);
+  const gap = (name: string): Layer => {
+    const g = tf.layers.globalAveragePooling2d({ name });
+    return (x) => g.apply(x) as SymbolicTensor;
+  };
+  const dense = (name: string, units: number, activation: 'relu' | 'elu', bn: boolean): Layer => {
+    const d = tf.layers.dense({ name, units, useBias: !bn, kernelInitializer: init(name), kernelRegularizer: reg() });
+    const b = bn ? tf.layers.batchNormalization({ name: `${name}_bn` }) : null;
+    const a = tf.layers.activation({ name: `${name}_${activation}`, activation });
+    return (x) => a.apply(b ? b.apply(d.apply(x)) : d.apply(x)) as SymbolicTensor;
+  };
+
+  if (spec.arch === 'base-cnn') {
+    const s: Stage[] = [
+      { conv: 1, build: (t) => seq(conv(`conv1${t}`, 16, [5, 5], 'relu', [2, 1]), pool(`pool1${t}`, [2, 2])) },
+      { conv: 2, build: (t) => seq(conv(`conv2${t}`, 32, [3, 3], 'relu'), pool(`pool2${t}`, [2, 2])) },
+      { conv: 3, build: (t) => seq(conv(`conv3${t}`, 64, [3, 3], 'relu'), pool(`pool3${t}`, [2, 2])) },
+      { conv: 4, build: (t) => seq(conv(`conv4${t}`, 64, [3, 3], 'relu'), pool(`pool4${t}`, [2, 2])) },
+      { conv: 5, build: (t) => seq(conv(`conv5${t}`, 128, [3, 3], 'relu'), pool(`pool5${t}`, [2, 2])) },
+      { conv: 6, build: (t) => seq(conv(`conv61${t}`, 256, [3, 3], 'relu'), conv(`conv62${t}`, 256, [1, 1], 'relu'), gap(`gap${t}`)) },
+      { conv: 0, build: (t) => dense(`fc_feature${t}`, 256, 'relu', true) },
+    ];
+    return { stages: s, featureAt: s.length, featureDim: 256 };
+  }
+  if (spec.arch === 'dcnn') {
+    const s: Stage[] = [
+      { conv: 1, build: (t) => seq(conv(`conv1${t}`, 16, [5, 5], 'elu'), pool(`pool1${t}`, [2, 2])) },
+      { conv: 2, build: (t) => seq(conv(`conv2${t}`, 32, [3, 3], 'elu'), pool(`pool2${t}`, [2, 2])) },
+      { conv: 3, build: (t) => seq(conv(`conv3${t}`, 64, [3, 3], 'elu'), pool(`pool3${t}`, [2, 2])) },
+      { conv: 4, build: (t) => seq(conv(`conv4${t}`, 64, [3, 3], 'elu'), pool(`pool4${t}`, [2, 2])) },
+      { conv: 5, build: (t) => seq(conv(`conv5${t}`, 64, [3, 3], 'elu'), pool(`pool5${t}`, [2, 2])) },
+      { conv: 6, build: (t) => seq(conv(`conv6${t}`, 64, [3, 3], 'elu'), conv(`conv7${t}`, 64, [1, 1], 'elu'), gap(`gap${t}`)) },
+      { conv: 0, build: (t) => dense(`fc_feature${t}`, 256, 'elu', false) },
+    ];
+    return { stages: s, featureAt: s.length, featureDim: 256 };
+  }
+  // dpnn: two parallel stacks, then the embedding.
+  const stack = (side: 'timbre' | 'rhythm', t: string): Layer => {
+    // [frames, mels]: timbre kernels span frequency (3 × 12), pooled along time; rhythm kernels span time (12 × 3), pooled along frequency.
+    const k: [number, number] = side === 'timbre' ? [3, 12] : [12, 3];
+    const p: Array<[number, number]> = side === 'timbre' ? [[4, 1], [4, 2], [2, 2], [2, 2]] : [[1, 4], [2, 4], [2, 2], [2, 2]];
+    const filters = [16, 32, 64, 64];
+    return seq(...filters.flatMap((f, i) => [conv(`${side}${i + 1}${t}`, f, k, 'elu'), pool(`${side}_pool${i + 1}${t}`, p[i])]), gap(`${side}_gap${t}`));
+  };
+  const s: Stage[] = [
+    {
+      conv: 1,
+      build: (t) => {
+        const bn = tf.layers.batchNormalization({ name: `input_bn${t}` });
+        const timbre = stack('timbre', t);
+        const rhythm = stack('rhythm', t);
+        const cat = tf.layers.concatenate({ name: `dpnn_concat${t}` });
+        return (x) => {
+          const n = bn.apply(x) as SymbolicTensor;
+          return cat.apply([timbre(n), rhythm(n)]) as SymbolicTensor;
+        };
+      },
+    },
+    { conv: 0, build: (t) => dense(`embedding${t}`, 256, 'elu', false) },
+  ];
+  return { stages: s, featureAt: s.length, featureDim: 256 };
+}
+
+/** How many stages (from the input) all tasks share. */
+function sharedStages(fusion: Fusion, st: Stage[], nTasks: number): number {
+  if (nTasks <= 1 || fusion === 'SS-R') return st.length;
+  if (fusion === 'MSS-CR') return 0;
+  if (fusion === 'MS-SR@FC') return st.length;
+  const k = Number(fusion.slice('MS-CR@'.length));
+  // Branch at convolution k: share every stage before the one that starts with conv k.
+  const at = st.findIndex((s) => s.conv >= k);
+  return at < 0 ? st.length : at;
+}
+
+/** Deterministic per-layer seeds from the network seed and the layer's name. */
+function seeder(seed: number): (name: string) => number {
+  return (name) => {
+    let h = seed * 2654435761;
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+    return Math.abs(h) % 2 ** 31;
+  };
+}
+
+export function buildEncoder(tf: Tf, spec: EncoderSpec): Encoder {
+  if (spec.fusion === 'SS-R' && spec.tasks.length > 1) throw new Error('SS-R learns from a single task; use a multi-source fusion for several.');
+  if (spec.arch === 'dpnn' && spec.fusion.startsWith('MS-CR@') && spec.fusion !== 'MS-CR@2') {
+    throw new Error(`The DPNN has no 4th or 6th convolution to branch at (its stacks are parallel); use MS-SR@FC, MSS-CR or SS-R.`);
+  }
+  const seedOf = seeder(spec.seed);
+  const { stages: st, featureDim } = stages(tf, spec, seedOf);
+  const input = tf.input({ shape: [spec.frames, spec.nMels, 1], name: 'logmel' });
+  const shared = sharedStages(spec.fusion, st, spec.tasks.length);
+  let trunk: SymbolicTensor = input;
+  for (let i = 0; i < shared; i++) trunk = st[i].build('')(trunk);
+  const taskModels = new Map<string, LayersModel>();
+  const features: SymbolicTensor[] = [];
+  const tasks = spec.tasks.length ? spec.tasks : [];
+  const branchPerTask = shared < st.length;
+  if (!branchPerTask) features.push(trunk);
+  for (const task of tasks) {
+    const tag = `_${task.name.replace(/[^A-Za-z0-9]/g, '_')}`;
+    let x = trunk;
+    for (let i = shared; i < st.length; i++) x = st[i].build(tag)(x);
+    if (branchPerTask) features.push(x);
+    const drop = tf.layers.dropout({ name: `dropout${tag}`, rate: 0.5, seed: seedOf(`dropout${tag}`) });
+    const out = tf.layers.dense({
+      name: `fc_output${tag}`,
+      units: task.outputs,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seedOf(`fc_output${tag}`) }),
+      kernelRegularizer: tf.regularizers.l2({ l2: spec.l2 ?? 1e-6 }),
+    });
+    taskModels.set(task.name, tf.model({ inputs: input, outputs: out.apply(drop.apply(x)) as SymbolicTensor, name: `task${tag}` }));
+  }
+  const feature = features.length === 1 ? features[0] : (tf.layers.concatenate({ name: 'features' }).apply(features) as SymbolicTensor);
+  const featureModel = tf.model({ inputs: input, outputs: feature, name: 'features' });
+  return { spec, taskModels, featureModel, featureDim: featureDim * features.length };
+}
+
+/**
+ * Free every weight of the encoder once. Layers shared between the task models and the feature model make
+ * `LayersModel.dispose()` unusable here (the second model fails on a layer the first disposed); the weights
+ * are collected across all of them instead.
+ */
+export function disposeEncoder(e: Encoder): void {
+  const seen = new Set<object>();
+  for (const m of [e.featureModel, ...e.taskModels.values()]) {
+    m.optimizer?.dispose();
+    for (const w of m.weights) {
+      if (seen.has(w)) continue;
+      seen.add(w);
+      w.dispose();
+    }
+  }
+}
