@@ -148,3 +148,40 @@ describe('Conv2DBackpropFilter on wasm (composed from Conv2D, Transpose and Slic
     expect(Math.max(...wasm.map((v, i) => Math.abs(v - cpu[i])))).toBeLessThan(1e-4);
   });
 });
+
+describe('Tile on wasm (block copies)', () => {
+  const cases: Array<{ shape: number[]; reps: number[] }> = [
+    { shape: [1, 1, 1, 5], reps: [3, 4, 2, 1] },
+    { shape: [2, 3], reps: [2, 3] },
+    { shape: [4], reps: [5] },
+    { shape: [2, 1, 3], reps: [1, 4, 2] },
+    { shape: [3, 2, 2, 1], reps: [1, 1, 1, 7] },
+  ];
+  for (const c of cases) {
+    it(`gives the cpu backend's tile of [${c.shape}] by [${c.reps}]`, async () => {
+      const values = rand(c.shape.reduce((a, b) => a * b, 1), 31);
+      const run = () => tf.tidy(() => Array.from(tf.tile(tf.tensor(values, c.shape), c.reps).dataSync()));
+      const wasm = run();
+      await tf.setBackend('cpu');
+      const cpu = run();
+      await tf.setBackend('wasm');
+      expect(wasm).toEqual(cpu);
+    });
+  }
+
+  it('gives the cpu backend’s batch-norm gradients (which tile)', async () => {
+    const xs = rand(2 * 6 * 5 * 3, 41);
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xs, [2, 6, 5, 3]);
+        const m = tf.moments(x, [0, 1, 2]);
+        const g = tf.grad((v) => tf.sum(tf.mul(tf.batchNorm(v as never, m.mean, m.variance, tf.tensor1d([0.1, 0.2, 0.3]), tf.tensor1d([1, 2, 3]), 1e-3), tf.tensor4d(rand(180, 42), [2, 6, 5, 3]))))(x);
+        return Array.from(g.dataSync());
+      });
+    const wasm = run();
+    await tf.setBackend('cpu');
+    const cpu = run();
+    await tf.setBackend('wasm');
+    expect(Math.max(...wasm.map((v, i) => Math.abs(v - cpu[i])))).toBeLessThan(1e-4);
+  });
+});

@@ -23,6 +23,8 @@ import type { Tf } from './backend.js';
 
 interface BackendLike {
   disposeData(dataId: object): void;
+  makeOutput?(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap?(t: TensorInfo): Float32Array;
 }
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: BackendLike; attrs?: NamedAttrMap };
@@ -38,8 +40,11 @@ function swapLastTwo(rank: number): number[] {
 /** Register Earmark's wasm kernels (once per tfjs instance; later calls do nothing). */
 export function registerWasmKernels(tf: Tf): void {
   registerFastBatchMatMul(tf);
+  // Before the padding wrappers: this one composes the forward Conv2D, which they then wrap.
+  replaceConv2DBackpropInput(tf);
   for (const name of ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D']) explicitNumericPadding(tf, name);
   registerConv2DBackpropFilter(tf);
+  fastTile(tf);
 }
 
 /**
@@ -174,4 +179,144 @@ export function registerConv2DBackpropFilter(tf: Tf): void {
     }
   };
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc });
+}
+
+/**
+ * `Conv2DBackpropInput` on wasm is a plain loop (~20× slower than the forward convolution on the same sizes);
+ * every CNN layer but the first needs it for training. It is a forward convolution too: the input gradient is
+ * dy dilated by the stride (zeros between its rows and columns), padded by kernel − 1 − the forward padding,
+ * convolved at stride 1 with the kernel rotated by 180° and its channels swapped. Composed from the backend's
+ * own `Reshape`, `PadV2`, `Slice`, `Reverse`, `Transpose` and `Conv2D`.
+ */
+export function replaceConv2DBackpropInput(tf: Tf): void {
+  const original = tf.getKernel('Conv2DBackpropInput', 'wasm') as KernelConfig | undefined;
+  const k = (name: string) => tf.getKernel(name, 'wasm')?.kernelFunc as ((a: KernelArgs) => TensorInfo) | undefined;
+  const [conv, reshape, pad, slice, reverse, transpose] = ['Conv2D', 'Reshape', 'PadV2', 'Slice', 'Reverse', 'Transpose'].map(k);
+  if (!original || wrapped.has(original.kernelFunc) || !conv || !reshape || !pad || !slice || !reverse || !transpose) return;
+  const runOriginal = original.kernelFunc as (a: KernelArgs) => TensorInfo;
+  const kernelFunc = (args: KernelArgs): TensorInfo => {
+    const { dy, filter } = args.inputs;
+    const a = args.attrs as unknown as ConvBackpropFilterAttrs & { inputShape: [number, number, number, number] };
+    if (a.dataFormat === 'NCHW') return runOriginal(args);
+    const [kh, kw] = filter.shape;
+    const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode);
+    const [n, ho, wo, cout] = dy.shape;
+    const [, h, w] = a.inputShape;
+    const sh = info.strideHeight;
+    const sw = info.strideWidth;
+    const temps: TensorInfo[] = [];
+    const keep = (t: TensorInfo) => (temps.push(t), t);
+    const b = args.backend;
+    try {
+      // dy dilated by the stride: [N, (Ho−1)·sh + 1, (Wo−1)·sw + 1, Cout].
+      let d = dy;
+      const hd = (ho - 1) * sh + 1;
+      const wd = (wo - 1) * sw + 1;
+      if (sh > 1 || sw > 1) {
+        const r = keep(reshape({ inputs: { x: dy }, backend: b, attrs: { shape: [n, ho, 1, wo, 1, cout] } }));
+        const p = keep(
+          pad({
+            inputs: { x: r },
+            backend: b,
+            attrs: {
+              paddings: [
+                [0, 0],
+                [0, 0],
+                [0, sh - 1],
+                [0, 0],
+                [0, sw - 1],
+                [0, 0],
+              ],
+              constantValue: 0,
+            } as unknown as NamedAttrMap,
+          }),
+        );
+        const f = keep(reshape({ inputs: { x: p }, backend: b, attrs: { shape: [n, ho * sh, wo * sw, cout] } }));
+        d = keep(slice({ inputs: { x: f }, backend: b, attrs: { begin: [0, 0, 0, 0], size: [n, hd, wd, cout] } }));
+      }
+      const top = kh - 1 - info.padInfo.top;
+      const left = kw - 1 - info.padInfo.left;
+      let bottom = h - hd - top + kh - 1;
+      let right = w - wd - left + kw - 1;
+      if (top < 0 || left < 0) return runOriginal(args);
+      if (bottom < 0 || right < 0) {
+        d = keep(slice({ inputs: { x: d }, backend: b, attrs: { begin: [0, 0, 0, 0], size: [n, hd + Math.min(0, bottom), wd + Math.min(0, right), cout] } }));
+        bottom = Math.max(0, bottom);
+        right = Math.max(0, right);
+      }
+      // The kernel rotated by 180° with in and out channels swapped: [kh, kw, Cout, Cin].
+      const rot = keep(reverse({ inputs: { x: filter }, backend: b, attrs: { dims: [0, 1] } }));
+      const wt = keep(transpose({ inputs: { x: rot }, backend: b, attrs: { perm: [0, 1, 3, 2] } }));
+      return conv({
+        inputs: { x: d, filter: wt },
+        backend: b,
+        attrs: {
+          strides: [1, 1],
+          dilations: [1, 1],
+          pad: [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
+          dataFormat: 'NHWC',
+        } as unknown as NamedAttrMap,
+      });
+    } finally {
+      for (const t of temps) b.disposeData(t.dataId);
+    }
+  };
+  wrapped.add(kernelFunc);
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as KernelFunc });
+}
+
+/** Tile `src` (shape `shape`) by `reps` into `out`: each dimension's block written once, then doubled in place. */
+export function tileInto(src: Float32Array, shape: readonly number[], reps: readonly number[], out: Float32Array): void {
+  const n = shape.length;
+  const innerSrc = new Array<number>(n).fill(1);
+  const innerDst = new Array<number>(n).fill(1);
+  for (let d = n - 2; d >= 0; d--) {
+    innerSrc[d] = innerSrc[d + 1] * shape[d + 1];
+    innerDst[d] = innerDst[d + 1] * shape[d + 1] * reps[d + 1];
+  }
+  const rec = (d: number, srcOff: number, dstOff: number): void => {
+    if (d === n - 1) out.set(src.subarray(srcOff, srcOff + shape[d]), dstOff);
+    else for (let i = 0; i < shape[d]; i++) rec(d + 1, srcOff + i * innerSrc[d], dstOff + i * innerDst[d]);
+    const block = shape[d] * innerDst[d];
+    const total = block * reps[d];
+    for (let filled = block; filled < total; ) {
+      const c = Math.min(filled, total - filled);
+      out.copyWithin(dstOff + filled, dstOff, dstOff + c);
+      filled += c;
+    }
+  };
+  if (n === 0) out.set(src);
+  else rec(0, 0, 0);
+}
+
+/**
+ * `Tile` on wasm computes every output element's source index (slow for the big broadcasts a batch-norm
+ * gradient makes); float32 tiles are done here with block copies on the module's heap instead.
+ */
+function fastTile(tf: Tf): void {
+  const original = tf.getKernel('Tile', 'wasm') as KernelConfig | undefined;
+  if (!original || wrapped.has(original.kernelFunc)) return;
+  const run = original.kernelFunc as (a: KernelArgs) => TensorInfo;
+  const kernelFunc = (args: KernelArgs): TensorInfo => {
+    const x = args.inputs.x;
+    const reps = (args.attrs as { reps: number[] }).reps;
+    const b = args.backend;
+    if (x.dtype !== 'float32' || !b.makeOutput || !b.typedArrayFromHeap || x.shape.length === 0) return run(args);
+    const out = b.makeOutput(
+      x.shape.map((s, i) => s * reps[i]),
+      'float32',
+    );
+    // Views after the allocation: growing the heap detaches older ones.
+    tileInto(b.typedArrayFromHeap(x), x.shape, reps, b.typedArrayFromHeap(out));
+    return out;
+  };
+  wrapped.add(kernelFunc);
+  tf.unregisterKernel('Tile', 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as KernelFunc });
 }
