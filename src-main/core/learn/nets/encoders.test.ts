@@ -84,5 +84,6 @@ describe('encoders', () => {
   it('refuses fusions that do not fit', () => {
     expect(() => buildEncoder(tf, { arch: 'base-cnn', fusion: 'SS-R', tasks: TASKS, frames: 216, nMels: 128, seed: 1 })).toThrow(/single task/);
     expect(() => buildEncoder(tf, { arch: 'dpnn', fusion: 'MS-CR@4', tasks: TASKS, frames: 130, nMels: 80, seed: 1 })).toThrow(/DPNN/);
+    expect(() => buildEncoder(tf, { arch: 'dcnn', fusion: 'SS-R', tasks: [TASKS[0]], frames: 43, nMels: 24, seed: 1 })).toThrow(/too small/);
   });
 });

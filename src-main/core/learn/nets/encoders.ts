@@ -170,7 +170,14 @@ function seeder(seed: number): (name: string) => number {
   };
 }
 
+/** The smallest input each architecture's pooling can take: `[frames, nMels]`. */
+export const MIN_INPUT: Record<Arch, [number, number]> = { 'base-cnn': [64, 32], dcnn: [32, 32], dpnn: [64, 64] };
+
 export function buildEncoder(tf: Tf, spec: EncoderSpec): Encoder {
+  const [minFrames, minMels] = MIN_INPUT[spec.arch];
+  if (spec.frames < minFrames || spec.nMels < minMels) {
+    throw new Error(`The ${spec.arch} pools its input down ${minFrames} × ${minMels} times; ${spec.frames} frames × ${spec.nMels} mel bands is too small.`);
+  }
   if (spec.fusion === 'SS-R' && spec.tasks.length > 1) throw new Error('SS-R learns from a single task; use a multi-source fusion for several.');
   if (spec.arch === 'dpnn' && spec.fusion.startsWith('MS-CR@') && spec.fusion !== 'MS-CR@2') {
     throw new Error(`The DPNN has no 4th or 6th convolution to branch at (its stacks are parallel); use MS-SR@FC, MSS-CR or SS-R.`);

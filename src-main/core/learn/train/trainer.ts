@@ -1,0 +1,241 @@
+import type { LayersModel, Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
+import { Random } from '../../util/random.js';
+import type { Encoder } from '../nets/encoders.js';
+import { randomCrop, slices, standardise, type LogMel } from '../patches.js';
+import type { Tf } from '../tf/backend.js';
+import type { Source } from './sources.js';
+
+/**
+ * The two training procedures:
+ * - multi-task (seed 001 Algorithm 1): each iteration picks a task at random, a batch of tracks that task has
+ *   targets for, a random crop of each; the task's network is stepped on the KL divergence from the target
+ *   distributions to its softmax, plus L2 weight decay (1e-6) on every kernel; Adam.
+ * - triplet (seed 004 §III-A): each iteration embeds a batch of tagged tracks (L2-normalised), pairs them by
+ *   the cosine of their LSI tag vectors (≥ 0.8 positive, < 0.2 negative; never two tracks of one album), and
+ *   applies the max-margin loss to one positive and one negative per anchor — the hardest ones (batch-hard:
+ *   farthest positive, nearest negative) or, as the paper words it, argmin distance for the positive and argmax
+ *   for the negative (`literal`).
+ */
+export interface TrainingInput {
+  /** Each training track's log-mel. */
+  logMels: Map<number, LogMel>;
+  /** Per-band standardisation (from the training tracks). */
+  mean: Float32Array;
+  std: Float32Array;
+  frames: number;
+}
+
+export interface StepReport {
+  iteration: number;
+  iterations: number;
+  task: string;
+  loss: number;
+}
+
+export interface TrainOptions {
+  iterations: number;
+  batchSize?: number;
+  learningRate?: number;
+  seed?: number;
+  l2?: number;
+  /** Resume: the iteration to start from (its optimiser state is not kept; Adam restarts). */
+  startIteration?: number;
+  onStep?: (r: StepReport) => void;
+  /** Called every `checkpointEvery` iterations (and at the end) so the caller can save. */
+  onCheckpoint?: (iteration: number) => Promise<void> | void;
+  checkpointEvery?: number;
+  signal?: AbortSignal;
+}
+
+/** `[batch, frames, nMels, 1]` standardised random crops of the tracks. */
+function batchOf(tf: Tf, ids: readonly number[], input: TrainingInput, rng: Random): Tensor {
+  const nMels = input.mean.length;
+  const flat = new Float32Array(ids.length * input.frames * nMels);
+  ids.forEach((id, i) => {
+    const lm = input.logMels.get(id) as LogMel;
+    flat.set(standardise(randomCrop(lm, input.frames, rng), input.mean, input.std), i * input.frames * nMels);
+  });
+  return tf.tensor4d(flat, [ids.length, input.frames, nMels, 1]);
+}
+
+function iterationRandom(seed: number, iteration: number): Random {
+  return new Random(seed * 1_000_003 + iteration);
+}
+
+function sample<T>(xs: readonly T[], n: number, rng: Random): T[] {
+  const out: T[] = [];
+  const pool = [...xs];
+  for (let i = 0; i < n && pool.length; i++) out.push(pool.splice(Math.floor(rng.next() * pool.length), 1)[0]);
+  return out;
+}
+
+function l2Term(tf: Tf, model: LayersModel, l2: number): Scalar {
+  const kernels = model.trainableWeights.filter((w) => w.name.includes('kernel')).map((w) => tf.sum(tf.square(w.read())) as Scalar);
+  return tf.mul(l2, kernels.length ? tf.addN(kernels) : tf.scalar(0)) as Scalar;
+}
+
+function trainableOf(model: LayersModel): Variable[] {
+  return model.trainableWeights.map((w) => w.read() as Variable);
+}
+
+export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Source[], input: TrainingInput, o: TrainOptions): Promise<StepReport[]> {
+  const seed = o.seed ?? 1;
+  const batchSize = o.batchSize ?? 16;
+  const l2 = o.l2 ?? 1e-6;
+  // One Adam per task (each task's update has its own moment estimates, as each task's compiled update
+  // function has in seed 001; tfjs optimisers also index their state by the position of each variable).
+  const optimizers = new Map(sources.map((s) => [s.name, tf.train.adam(o.learningRate ?? 1e-3)]));
+  const pools = new Map(sources.map((s) => [s.name, [...s.targets.keys()].filter((id) => input.logMels.has(id))]));
+  for (const s of sources) if ((pools.get(s.name) as number[]).length === 0) throw new Error(`No training track has a target for the ${s.name} source.`);
+  const history: StepReport[] = [];
+  try {
+    // Each iteration draws from its own seeded stream, so a resumed run continues the same sequence.
+    for (let it = (o.startIteration ?? 0) + 1; it <= o.iterations; it++) {
+      const rng = iterationRandom(seed, it);
+      const s = sources[Math.floor(rng.next() * sources.length)];
+      const ids = sample(pools.get(s.name) as number[], batchSize, rng);
+      if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
+      const model = enc.taskModels.get(s.name) as LayersModel;
+      const x = batchOf(tf, ids, input, rng);
+      const y = tf.tensor2d(
+        ids.flatMap((id) => Array.from(s.targets.get(id) as Float32Array)),
+        [ids.length, s.k],
+      );
+      const loss = (optimizers.get(s.name) as ReturnType<Tf['train']['adam']>).minimize(
+        () =>
+          tf.tidy(() => {
+            const p = (model.apply(x, { training: true }) as Tensor2D).clipByValue(1e-7, 1);
+            // KL(y ‖ p) = Σ y (log y − log p), with 0 · log 0 = 0.
+            const kl = tf.sum(tf.mul(y, tf.sub(tf.log(tf.maximum(y, 1e-12)), tf.log(p))), 1).mean() as Scalar;
+            return tf.add(kl, l2Term(tf, model, l2)) as Scalar;
+          }),
+        true,
+        trainableOf(model),
+      ) as Scalar;
+      const value = (await loss.data())[0];
+      tf.dispose([x, y, loss]);
+      const r = { iteration: it, iterations: o.iterations, task: s.name, loss: value };
+      history.push(r);
+      o.onStep?.(r);
+      if (o.onCheckpoint && ((o.checkpointEvery && it % o.checkpointEvery === 0) || it === o.iterations)) await o.onCheckpoint(it);
+    }
+  } finally {
+    for (const opt of optimizers.values()) opt.dispose();
+  }
+  return history;
+}
+
+export interface TripletOptions extends TrainOptions {
+  /** Unit LSI vectors of the tagged tracks. */
+  relatedness: Map<number, Float32Array>;
+  /** Album key per track: pairs from one album are never used. */
+  albums: Map<number, string>;
+  margin?: number;
+  selection?: 'batch-hard' | 'literal';
+  positive?: number;
+  negative?: number;
+}
+
+/** The pair masks of a batch: `[B, B]` 0/1, positives and negatives by tag relatedness, album pairs excluded. */
+export function pairMasks(ids: readonly number[], o: Pick<TripletOptions, 'relatedness' | 'albums' | 'positive' | 'negative'>): { pos: Float32Array; neg: Float32Array } {
+  const n = ids.length;
+  const pos = new Float32Array(n * n);
+  const neg = new Float32Array(n * n);
+  const hi = o.positive ?? 0.8;
+  const lo = o.negative ?? 0.2;
+  for (let i = 0; i < n; i++) {
+    const a = o.relatedness.get(ids[i]) as Float32Array;
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      const albumA = o.albums.get(ids[i]);
+      if (albumA !== undefined && albumA === o.albums.get(ids[j])) continue;
+      const b = o.relatedness.get(ids[j]) as Float32Array;
+      let c = 0;
+      for (let k = 0; k < a.length; k++) c += a[k] * b[k];
+      if (c >= hi) pos[i * n + j] = 1;
+      else if (c < lo) neg[i * n + j] = 1;
+    }
+  }
+  return { pos, neg };
+}
+
+/** The triplet loss of a batch of unit embeddings `[B, d]` with its pair masks. */
+export function tripletLoss(tf: Tf, emb: Tensor2D, pos: Tensor2D, neg: Tensor2D, margin: number, selection: 'batch-hard' | 'literal'): Scalar {
+  return tf.tidy(() => {
+    // Squared Euclidean distances of unit vectors: 2 − 2 a·b.
+    const d = tf.relu(tf.sub(2, tf.mul(2, tf.matMul(emb, emb, false, true))));
+    const big = 1e4;
+    const hardest = selection === 'batch-hard';
+    // Positive: the farthest (batch-hard) or the nearest (literal argmin); negative: the nearest or the farthest.
+    const dPos = hardest ? tf.max(tf.sub(tf.mul(d, pos), tf.mul(tf.sub(1, pos), big)), 1) : tf.min(tf.add(d, tf.mul(tf.sub(1, pos), big)), 1);
+    const dNeg = hardest ? tf.min(tf.add(d, tf.mul(tf.sub(1, neg), big)), 1) : tf.max(tf.sub(tf.mul(d, neg), tf.mul(tf.sub(1, neg), big)), 1);
+    const valid = tf.mul(tf.cast(tf.greater(tf.sum(pos, 1), 0), 'float32'), tf.cast(tf.greater(tf.sum(neg, 1), 0), 'float32'));
+    const per = tf.mul(tf.relu(tf.add(tf.sub(dPos, dNeg), margin)), valid);
+    return tf.div(tf.sum(per), tf.maximum(tf.sum(valid), 1)) as Scalar;
+  });
+}
+
+export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o: TripletOptions): Promise<StepReport[]> {
+  const seed = o.seed ?? 1;
+  const batchSize = o.batchSize ?? 32;
+  const l2 = o.l2 ?? 1e-6;
+  const margin = o.margin ?? 0.2;
+  const selection = o.selection ?? 'batch-hard';
+  const pool = [...o.relatedness.keys()].filter((id) => input.logMels.has(id));
+  if (pool.length < 4) throw new Error('Triplet training needs at least 4 tagged training tracks.');
+  const optimizer = tf.train.adam(o.learningRate ?? 1e-3);
+  const model = enc.featureModel;
+  const history: StepReport[] = [];
+  try {
+    for (let it = (o.startIteration ?? 0) + 1; it <= o.iterations; it++) {
+      const rng = iterationRandom(seed, it);
+      const ids = sample(pool, batchSize, rng);
+      if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
+      const { pos, neg } = pairMasks(ids, o);
+      const x = batchOf(tf, ids, input, rng);
+      const P = tf.tensor2d(pos, [ids.length, ids.length]);
+      const N = tf.tensor2d(neg, [ids.length, ids.length]);
+      const loss = optimizer.minimize(
+        () =>
+          tf.tidy(() => {
+            const f = model.apply(x, { training: true }) as Tensor2D;
+            const e = tf.div(f, tf.maximum(tf.norm(f, 'euclidean', 1, true), 1e-8)) as Tensor2D;
+            return tf.add(tripletLoss(tf, e, P, N, margin, selection), l2Term(tf, model, l2)) as Scalar;
+          }),
+        true,
+        trainableOf(model),
+      ) as Scalar;
+      const value = (await loss.data())[0];
+      tf.dispose([x, P, N, loss]);
+      const r = { iteration: it, iterations: o.iterations, task: 'triplet', loss: value };
+      history.push(r);
+      o.onStep?.(r);
+      if (o.onCheckpoint && ((o.checkpointEvery && it % o.checkpointEvery === 0) || it === o.iterations)) await o.onCheckpoint(it);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return history;
+}
+
+/**
+ * A track's vector from an encoder: its log-mel cut into consecutive patches, each through the feature
+ * network; multi-task representations are the mean ‖ standard deviation of the patch features (seed 001
+ * §4.3.1), triplet embeddings the mean of the unit patch embeddings, normalised again.
+ */
+export function embedTrack(tf: Tf, featureModel: LayersModel, lm: LogMel, input: Pick<TrainingInput, 'mean' | 'std' | 'frames'>, kind: 'multitask' | 'triplet'): Float32Array {
+  const patches = slices(lm, input.frames).map((p) => standardise(p, input.mean, input.std));
+  const nMels = input.mean.length;
+  const flat = new Float32Array(patches.length * input.frames * nMels);
+  patches.forEach((p, i) => flat.set(p, i * input.frames * nMels));
+  return tf.tidy(() => {
+    const f = featureModel.predict(tf.tensor4d(flat, [patches.length, input.frames, nMels, 1])) as Tensor2D;
+    if (kind === 'triplet') {
+      const unit = tf.div(f, tf.maximum(tf.norm(f, 'euclidean', 1, true), 1e-8));
+      const m = tf.mean(unit, 0);
+      return tf.div(m, tf.maximum(tf.norm(m), 1e-8)).dataSync() as Float32Array;
+    }
+    const { mean, variance } = tf.moments(f, 0);
+    return tf.concat([mean, tf.sqrt(variance)]).dataSync() as Float32Array;
+  });
+}
