@@ -1,0 +1,64 @@
+import type { Tensor } from '@tensorflow/tfjs';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../../tests/helpers/fixtures.js';
+import { exportModel, importModel, listModels, loadModel, saveModel, checkModelName, type ModelMeta } from './model-store.js';
+import { buildEncoder, disposeEncoder } from './nets/encoders.js';
+import { PATCH_SPECS } from './patches.js';
+import { loadTf, type Tf } from './tf/backend.js';
+
+let tf: Tf;
+beforeAll(async () => {
+  tf = (await loadTf()).tf;
+});
+const t = tempDir('earmark-models-');
+afterAll(() => t.cleanup());
+
+const meta = (name: string): ModelMeta => ({
+  format: 1, name, kind: 'multitask', arch: 'dcnn', fusion: 'MS-CR@2', tasks: [{ name: 'tags', outputs: 4 }, { name: 'artist', outputs: 3 }], seed: 9,
+  patch: { ...PATCH_SPECS.agf, nMels: 32 }, mean: new Array(32).fill(0), std: new Array(32).fill(1), sources: [], fields: ['genre'],
+  iterations: 10, done: 10, history: [], heldOut: [], backend: 'wasm', createdAt: 1, updatedAt: 1,
+});
+
+describe('model files', () => {
+  it('save and load an encoder exactly, export and import it as one file, and give its untrained twin', async () => {
+    const m = meta('tiny');
+    const enc = buildEncoder(tf, { arch: m.arch, fusion: m.fusion, tasks: m.tasks, frames: m.patch.frames, nMels: m.patch.nMels, seed: m.seed });
+    // Move the weights away from their initial values, as training would.
+    enc.featureModel.setWeights(enc.featureModel.getWeights().map((w) => tf.add(w, 0.01)));
+    const x = tf.randomNormal([2, m.patch.frames, m.patch.nMels, 1], 0, 1, 'float32', 3);
+    const want = Array.from((enc.featureModel.predict(x) as Tensor).dataSync());
+    const dir = join(t.dir, 'models', 'tiny');
+    await saveModel(tf, dir, enc, m);
+    const before = tf.memory().numTensors;
+    const { enc: back, meta: read } = await loadModel(tf, dir);
+    expect(read.name).toBe('tiny');
+    expect(Array.from((back.featureModel.predict(x) as Tensor).dataSync())).toEqual(want);
+    const rand = await loadModel(tf, dir, { untrained: true });
+    expect(Array.from((rand.enc.featureModel.predict(x) as Tensor).dataSync())).not.toEqual(want);
+    disposeEncoder(back);
+    disposeEncoder(rand.enc);
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(before + 2); // the two predictions above
+
+    const file = join(t.dir, 'tiny.earmark-model');
+    exportModel(dir, file);
+    const imported = importModel(file, join(t.dir, 'models'), 'tiny2');
+    expect(imported.name).toBe('tiny2');
+    const again = await loadModel(tf, join(t.dir, 'models', 'tiny2'));
+    expect(Array.from((again.enc.featureModel.predict(x) as Tensor).dataSync())).toEqual(want);
+    expect(listModels(join(t.dir, 'models')).map((x) => x.name).sort()).toEqual(['tiny', 'tiny2']);
+    expect(() => importModel(file, join(t.dir, 'models'), 'tiny2')).toThrow(/exists already/);
+    writeFileSync(join(t.dir, 'junk.json'), '{"a":1}');
+    expect(() => importModel(join(t.dir, 'junk.json'), join(t.dir, 'models'))).toThrow(/not an Earmark model file/);
+    disposeEncoder(enc);
+    disposeEncoder(again.enc);
+    x.dispose();
+  });
+
+  it('refuses names that are built-in representations or unsafe', () => {
+    expect(() => checkModelName('dsp')).toThrow(/built-in/);
+    expect(() => checkModelName('../x')).toThrow(/starts with a letter/);
+    expect(() => checkModelName('genre-triplet.v2')).not.toThrow();
+  });
+});

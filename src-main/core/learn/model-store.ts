@@ -1,0 +1,139 @@
+import type { io, LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildEncoder, type Arch, type Encoder, type EncoderSpec, type Fusion } from './nets/encoders.js';
+import type { PatchSpec } from './patches.js';
+import type { Tf } from './tf/backend.js';
+
+/**
+ * Trained encoders on disk (DESIGN.md, Model files): `models/<name>/` holds `model.json` + `weights.bin` (the
+ * whole network — feature output first, then one output per task — in tfjs's layers format, so any backend
+ * loads it) and `earmark.json` (architecture, learning sources, front end, standardisation statistics,
+ * training history). A model exports to, and imports from, one JSON file.
+ */
+export interface ModelMeta {
+  format: 1;
+  name: string;
+  kind: 'multitask' | 'triplet';
+  arch: Arch;
+  fusion: Fusion;
+  tasks: EncoderSpec['tasks'];
+  seed: number;
+  patch: PatchSpec;
+  mean: number[];
+  std: number[];
+  sources: Array<{ name: string; describe: string }>;
+  /** Tag fields behind the tags source or the triplet relatedness. */
+  fields: string[];
+  iterations: number;
+  /** Iterations done so far (less than `iterations` while training or after a cancel). */
+  done: number;
+  history: Array<{ iteration: number; task: string; loss: number }>;
+  /** Tracks held out of training (for evaluation). */
+  heldOut: number[];
+  backend: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+export const RESERVED_NAMES = new Set(['dsp', 'mfcc', 'rand', 'random']);
+
+export function checkModelName(name: string): void {
+  if (!NAME.test(name)) throw new Error(`A model name starts with a letter and has up to 64 letters, digits, ".", "_" or "-": ${JSON.stringify(name)} does not.`);
+  if (RESERVED_NAMES.has(name.toLowerCase())) throw new Error(`"${name}" is a built-in representation's name; choose another.`);
+}
+
+/** The whole network as one layers model: outputs `[feature, …task outputs]`. */
+function wholeModel(tf: Tf, enc: Encoder): LayersModel {
+  const input = enc.featureModel.inputs[0];
+  const outputs: SymbolicTensor[] = [enc.featureModel.outputs[0], ...[...enc.taskModels.values()].map((m) => m.outputs[0])];
+  return tf.model({ inputs: input, outputs, name: 'earmark_encoder' });
+}
+
+export async function saveModel(tf: Tf, dir: string, enc: Encoder, meta: ModelMeta): Promise<void> {
+  const tmp = `${dir}.saving`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const whole = wholeModel(tf, enc);
+  await whole.save(
+    tf.io.withSaveHandler(async (a: io.ModelArtifacts) => {
+      const weights = a.weightData instanceof ArrayBuffer ? Buffer.from(a.weightData) : Buffer.concat((a.weightData as ArrayBuffer[]).map((b) => Buffer.from(b)));
+      writeFileSync(join(tmp, 'weights.bin'), weights);
+      writeFileSync(
+        join(tmp, 'model.json'),
+        JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
+      );
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  writeFileSync(join(tmp, 'earmark.json'), JSON.stringify({ ...meta, updatedAt: Date.now() }, null, 1));
+  // Replace the previous version in one rename (the old one moves aside first, then goes).
+  const old = `${dir}.old`;
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+export function readMeta(dir: string): ModelMeta {
+  const p = join(dir, 'earmark.json');
+  if (!existsSync(p)) throw new Error(`No model at ${dir}.`);
+  return JSON.parse(readFileSync(p, 'utf8')) as ModelMeta;
+}
+
+/** Load a saved encoder on the current backend; `untrained` gives the same network freshly initialised (`rand`). */
+export async function loadModel(tf: Tf, dir: string, { untrained = false } = {}): Promise<{ enc: Encoder; meta: ModelMeta }> {
+  const meta = readMeta(dir);
+  const spec: EncoderSpec = { arch: meta.arch, fusion: meta.fusion, tasks: meta.tasks, frames: meta.patch.frames, nMels: meta.patch.nMels, seed: meta.seed };
+  const enc = buildEncoder(tf, spec);
+  if (untrained) return { enc, meta };
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { weightsManifest: Array<{ weights: io.WeightsManifestEntry[] }> };
+  const data = readFileSync(join(dir, 'weights.bin'));
+  const tensors = tf.io.decodeWeights(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength), json.weightsManifest[0].weights);
+  const whole = wholeModel(tf, enc);
+  // Weights by name: the saved network and the rebuilt one have the same layers in the same order.
+  const names = whole.weights.map((w) => w.originalName);
+  const missing = names.filter((n) => !(n in tensors));
+  if (missing.length) throw new Error(`The model at ${dir} does not fit its description (missing ${missing.slice(0, 3).join(', ')}).`);
+  whole.setWeights(names.map((n) => tensors[n]));
+  tf.dispose(Object.values(tensors));
+  return { enc, meta };
+}
+
+export function listModels(modelsDir: string): ModelMeta[] {
+  if (!existsSync(modelsDir)) return [];
+  return readdirSync(modelsDir)
+    .filter((d) => !d.includes('.') || NAME.test(d))
+    .filter((d) => existsSync(join(modelsDir, d, 'earmark.json')) && !d.endsWith('.saving') && !d.endsWith('.old'))
+    .map((d) => readMeta(join(modelsDir, d)));
+}
+
+/** One file with everything: `{ earmark, model, weights (base64) }`. */
+export function exportModel(dir: string, out: string): void {
+  const file = { format: 'earmark-model', version: 1, earmark: readMeta(dir), model: JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')), weights: readFileSync(join(dir, 'weights.bin')).toString('base64') };
+  writeFileSync(`${out}.tmp`, JSON.stringify(file));
+  renameSync(`${out}.tmp`, out);
+}
+
+export function importModel(file: string, modelsDir: string, name?: string): ModelMeta {
+  let parsed: { format?: string; earmark?: ModelMeta; model?: unknown; weights?: string };
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file} is not an Earmark model file (${e instanceof Error ? e.message : String(e)}).`);
+  }
+  if (parsed.format !== 'earmark-model' || !parsed.earmark || !parsed.model || typeof parsed.weights !== 'string') throw new Error(`${file} is not an Earmark model file.`);
+  const meta: ModelMeta = { ...parsed.earmark, name: name ?? parsed.earmark.name };
+  checkModelName(meta.name);
+  const dir = join(modelsDir, meta.name);
+  if (existsSync(dir)) throw new Error(`A model named "${meta.name}" exists already; import under another name.`);
+  const tmp = `${dir}.saving`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(join(tmp, 'model.json'), JSON.stringify(parsed.model));
+  writeFileSync(join(tmp, 'weights.bin'), Buffer.from(parsed.weights, 'base64'));
+  writeFileSync(join(tmp, 'earmark.json'), JSON.stringify(meta, null, 1));
+  renameSync(tmp, dir);
+  return meta;
+}
