@@ -549,6 +549,158 @@ program
   );
 
 program
+  .command('train')
+  .description('train an encoder on the library: multi-task (seed 001) or triplet (seed 004); checkpointed, resumable')
+  .requiredOption('--name <name>', 'the model (and its representation) name')
+  .addOption(new Option('--kind <kind>', 'multitask or triplet').choices(['multitask', 'triplet']).default('multitask'))
+  .option('--sources <list>', 'multi-task learning sources: tags, artist, year, bpm', fieldList, ['tags', 'artist'])
+  .option('--fields <list>', 'tag fields behind the tags source / triplet relatedness', fieldList, ['genre', 'mood', 'style'])
+  .addOption(new Option('--arch <arch>', 'network').choices(['dcnn', 'base-cnn', 'dpnn']).default('dcnn'))
+  .addOption(new Option('--fusion <f>', 'how tasks share the network').choices(['SS-R', 'MSS-CR', 'MS-CR@2', 'MS-CR@4', 'MS-CR@6', 'MS-SR@FC']))
+  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 500)
+  .option('--batch-size <n>', 'tracks per iteration', positiveInt('--batch-size'))
+  .addOption(new Option('--selection <s>', 'triplet selection').choices(['batch-hard', 'literal']).default('batch-hard'))
+  .option('--hold-out <share>', 'share of tracks kept out of training as evaluation queries', probability('--hold-out'), 0.15)
+  .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
+  .option('--resume', 'continue an unfinished model of this name')
+  .option('--json', 'machine-readable output')
+  .action(
+    async (
+      o: {
+        name: string;
+        kind: 'multitask' | 'triplet';
+        sources: string[];
+        fields: string[];
+        arch: 'dcnn' | 'base-cnn' | 'dpnn';
+        fusion?: 'SS-R' | 'MSS-CR' | 'MS-CR@2' | 'MS-CR@4' | 'MS-CR@6' | 'MS-SR@FC';
+        iterations: number;
+        batchSize?: number;
+        selection: 'batch-hard' | 'literal';
+        holdOut: number;
+        seed: number;
+        resume?: boolean;
+        json?: boolean;
+      },
+      cmd: Command,
+    ) => {
+      await withEarmark(cmd, async (e) => {
+        const rt = await e.tf();
+        if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
+        const controller = new AbortController();
+        const onSigint = () => {
+          process.stderr.write('\nStopping after this iteration… (run again with --resume to continue)\n');
+          controller.abort();
+        };
+        process.once('SIGINT', onSigint);
+        const bar = new ProgressBar('Training');
+        try {
+          const r = await e.trainEncoder({
+            name: o.name,
+            kind: o.kind,
+            sources: o.sources as Array<'tags' | 'artist' | 'year' | 'bpm'>,
+            fields: o.fields,
+            arch: o.arch,
+            fusion: o.fusion,
+            iterations: o.iterations,
+            batchSize: o.batchSize,
+            selection: o.selection,
+            holdOut: o.holdOut,
+            seed: o.seed,
+            resume: o.resume,
+            signal: controller.signal,
+            onProgress: (p) => bar.update(p.done, p.total, { current: p.loss !== undefined ? `${p.task} loss ${p.loss.toFixed(3)}` : p.phase }),
+          });
+          bar.done();
+          const m = r.meta;
+          print(!!o.json, r, () =>
+            [
+              `${r.cancelled ? 'Stopped' : 'Trained'} ${m.name}: ${m.kind} ${m.arch} (${m.fusion}), ${m.done} of ${m.iterations} iterations on ${m.backend}`,
+              ...m.sources.map((s) => `  ${s.name}: ${s.describe}`),
+              `  ${m.heldOut.length} tracks held out for evaluation. Next: earmark embed --model ${m.name}`,
+            ].join('\n'),
+          );
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      });
+    },
+  );
+
+program
+  .command('embed')
+  .description("write a trained model's track vectors into the store as a representation (and index it)")
+  .requiredOption('--model <name>', 'the model')
+  .option('--rand', 'the same network untrained, as the `rand` baseline')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { model: string; rand?: boolean; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      const bar = new ProgressBar('Embedding');
+      const r = await e.embed(o.model, { rand: o.rand, onProgress: (p) => bar.update(p.done, p.total, { current: p.phase }) });
+      bar.done();
+      print(!!o.json, r, () => `${r.representation}: ${r.tracks} tracks, ${r.dim}-d${r.skipped ? ` (${r.skipped} could not be decoded)` : ''}; index ${r.index}. Try: earmark similar <track> --representation ${r.representation}`);
+    });
+  });
+
+program
+  .command('models')
+  .description('the trained models, with their sources and training state')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      const list = e.models();
+      print(!!o.json, list, () =>
+        list.length
+          ? list.map((m) => `${m.name}  ${m.kind} ${m.arch} ${m.fusion}  ${m.done}/${m.iterations} iterations  sources: ${m.sources.map((s) => s.name).join(', ')}  (${m.backend})`).join('\n')
+          : 'No models yet: earmark train --name NAME',
+      );
+    });
+  });
+
+program
+  .command('export-model')
+  .description('write a model as one file')
+  .argument('<name>')
+  .requiredOption('--out <file>', 'the file to write')
+  .action(async (name: string, o: { out: string }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      e.exportModel(name, o.out);
+      process.stdout.write(`Wrote ${o.out}\n`);
+    });
+  });
+
+program
+  .command('import-model')
+  .description('add a model exported from Earmark (on any machine or backend)')
+  .argument('<file>')
+  .option('--name <name>', 'import under another name')
+  .action(async (file: string, o: { name?: string }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      const m = e.importModel(file, o.name);
+      process.stdout.write(`Imported ${m.name} (${m.kind} ${m.arch}). Next: earmark embed --model ${m.name}\n`);
+    });
+  });
+
+program
+  .command('eval')
+  .description('precision@10 of retrieving the same genre, mood, style, artist and album for held-out query tracks')
+  .option('--representations <list>', 'representations to compare', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), ['dsp', 'mfcc'])
+  .option('--queries-from <model>', "use this model's held-out tracks as queries (default: 15 % of the tracks)")
+  .option('--seed <n>', 'random seed for the default queries', positiveInt('--seed'), 1)
+  .option('--json', 'machine-readable output')
+  .action(async (o: { representations: string[]; queriesFrom?: string; seed: number; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, (e) => {
+      const r = e.evaluateRepresentations(o.representations, { queriesFrom: o.queriesFrom, seed: o.seed });
+      print(!!o.json, r, () =>
+        [
+          `precision@10 over ${r[0]?.queries ?? 0} held-out queries`,
+          `  ${pad('representation', 18)} ${['genre', 'mood', 'style', 'artist', 'album'].map((f) => f.padStart(7)).join(' ')}`,
+          ...r.map((x) => `  ${pad(x.representation, 18)} ${(['genre', 'mood', 'style', 'artist', 'album'] as const).map((f) => x.precision[f].toFixed(3).padStart(7)).join(' ')}`),
+        ].join('\n'),
+      );
+    });
+  });
+
+program
   .command('facets')
   .description("a tag field's normalised values: split, one spelling each, aliases applied; rare values reported apart")
   .option('--field <name>', 'the field (genre, mood, style, theme or any custom field)', 'genre')

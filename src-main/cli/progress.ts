@@ -9,6 +9,8 @@ export class ProgressBar {
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {}
 
+  private lastTotal = -1;
+
   update(done: number, total: number, extra: { etaMs?: number | null; rate?: number; failed?: number; current?: string | null } = {}): void {
     const now = Date.now();
     const pct = total > 0 ? done / total : 1;
@@ -29,8 +31,10 @@ export class ProgressBar {
       }
       this.stream.write(`\r\x1b[2K${line}`);
       this.drawn = true;
-    } else if (now - this.lastPlain > 5000 || done === total) {
+    } else if (now - this.lastPlain > 5000 || done === total || total !== this.lastTotal) {
+      // Plain lines: every 5 s, at the end, and when a new phase (a new total) begins.
       this.lastPlain = now;
+      this.lastTotal = total;
       this.stream.write(`${parts.join('  ')}\n`);
     }
   }

@@ -16,7 +16,14 @@ import {
 } from './learn/tag-predictions.js';
 import { loadTf, type TfRuntime } from './learn/tf/backend.js';
 import { HeadDataError } from './learn/heads/head.js';
-import { dirname, resolve } from 'node:path';
+import { embedWithModel, evaluateRepresentations, trainEncoder, type EmbedResult, type EncoderContext, type RetrievalScores, type TrainRequest, type TrainResult } from './learn/encoder-jobs.js';
+import { exportModel, importModel, listModels, readMeta, type ModelMeta } from './learn/model-store.js';
+import { LogMelCache, type CacheInfo } from './learn/patches.js';
+import { Random } from './util/random.js';
+
+/** Log-mel cache bound unless the `cache.logmelBytes` setting says otherwise: 4 GiB. */
+export const DEFAULT_LOGMEL_CACHE_BYTES = 4 * 2 ** 30;
+import { dirname, join, resolve } from 'node:path';
 import { decodeExcerpt, resolveFfmpeg, SR, type Ffmpeg } from './audio/decode.js';
 import { delta, melspectrogram, mfccFromMel, powerToDb } from './audio/features.js';
 import { toNested, type Matrix } from './audio/matrix.js';
@@ -37,6 +44,8 @@ export type { AnalyzeProgress, AnalyzeReport } from './jobs/analyze.js';
 export type { ScanProgress, ScanReport } from './library/scan.js';
 export type { DemoManifest, DemoOptions } from './demo/demo-library.js';
 export type { ComputeInfo } from './learn/compute.js';
+export type { EmbedResult, RetrievalScores, TrainRequest, TrainResult } from './learn/encoder-jobs.js';
+export type { ModelMeta } from './learn/model-store.js';
 export type { FieldPrediction, PredictionRow, ReviewFilter, ReviewSummary, TagEvaluation } from './learn/tag-predictions.js';
 
 /** A track as every shell shows it. */
@@ -169,9 +178,13 @@ export class Earmark {
     mkdirSync(this.paths.home, { recursive: true });
     this.store = new LibraryStore(this.paths.db);
     this.ffmpegSetting = o.ffmpegPath ?? null;
-    this.indexes = new VectorIndexes(this.paths.indexDir, this.store, (rep, dim) =>
-      isBuiltin(rep) ? { groups: BUILTIN_REPRESENTATIONS[rep].groups, standardise: true } : { groups: [{ name: rep, start: 0, end: dim }], standardise: false },
-    );
+    this.indexes = new VectorIndexes(this.paths.indexDir, this.store, (rep, dim) => {
+      if (isBuiltin(rep)) return { groups: BUILTIN_REPRESENTATIONS[rep].groups, standardise: true };
+      // Multi-task features (mean ‖ std of activations) are standardised like dsp; triplet embeddings are
+      // unit vectors already compared by cosine.
+      const kind = this.store.representation(rep)?.kind;
+      return { groups: [{ name: rep, start: 0, end: dim }], standardise: kind === 'model:multitask' };
+    });
   }
 
   static open(o: EarmarkOptions = {}): Earmark {
@@ -539,6 +552,58 @@ export class Earmark {
       });
     }
     return report;
+  }
+
+  private encoderContext(): EncoderContext {
+    const setting = Number(this.store.setting('cache.logmelBytes'));
+    return {
+      store: this.store,
+      modelsDir: this.paths.modelsDir,
+      cacheDir: join(this.paths.home, 'cache', 'logmel'),
+      cacheBytes: Number.isFinite(setting) && setting > 0 ? setting : DEFAULT_LOGMEL_CACHE_BYTES,
+      ffmpeg: () => this.ffmpeg(),
+      tf: () => this.tf(),
+    };
+  }
+
+  /** Train an encoder (multi-task or triplet) on the library; checkpointed in models/NAME, resumable. */
+  trainEncoder(r: TrainRequest): Promise<TrainResult> {
+    return trainEncoder(this.encoderContext(), r);
+  }
+
+  /** A trained model's track vectors (or its untrained twin's, as `rand`) into the store, and its index. */
+  async embed(model: string, o: { rand?: boolean; onProgress?: TrainRequest['onProgress']; signal?: AbortSignal } = {}): Promise<EmbedResult & { index: 'built' | 'loaded' }> {
+    const r = await embedWithModel(this.encoderContext(), model, o);
+    const li = this.indexes.ensure(r.representation);
+    return { ...r, index: li.origin };
+  }
+
+  /** Precision@10 per facet of each representation, for held-out query tracks (a model's, or 15 % by seed). */
+  evaluateRepresentations(reps: string[], o: { queriesFrom?: string; seed?: number } = {}): RetrievalScores[] {
+    let queries: number[];
+    if (o.queriesFrom) queries = readMeta(join(this.paths.modelsDir, o.queriesFrom)).heldOut;
+    else {
+      const rng = new Random((o.seed ?? 1) + 7919);
+      queries = this.store.allTracks().map((t) => t.id).filter(() => rng.next() < 0.15);
+    }
+    return evaluateRepresentations(this.store, (rep, v) => this.indexes.normalise(rep, v), reps, { queries });
+  }
+
+  models(): ModelMeta[] {
+    return listModels(this.paths.modelsDir);
+  }
+
+  exportModel(name: string, out: string): void {
+    exportModel(join(this.paths.modelsDir, name), out);
+  }
+
+  importModel(file: string, name?: string): ModelMeta {
+    return importModel(file, this.paths.modelsDir, name);
+  }
+
+  logMelCache(): CacheInfo {
+    const c = this.encoderContext();
+    return new LogMelCache(c.cacheDir, c.cacheBytes).info();
   }
 
   tagBatches(): Array<{ batch: string; files: number; at: number }> {

@@ -118,6 +118,8 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
       history.push(r);
       o.onStep?.(r);
       if (o.onCheckpoint && ((o.checkpointEvery && it % o.checkpointEvery === 0) || it === o.iterations)) await o.onCheckpoint(it);
+      // Let signals, progress events and cancellation through (wasm steps resolve as microtasks only).
+      await new Promise((res) => setImmediate(res));
     }
   } finally {
     for (const opt of optimizers.values()) opt.dispose();
@@ -211,6 +213,8 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
       history.push(r);
       o.onStep?.(r);
       if (o.onCheckpoint && ((o.checkpointEvery && it % o.checkpointEvery === 0) || it === o.iterations)) await o.onCheckpoint(it);
+      // Let signals, progress events and cancellation through (wasm steps resolve as microtasks only).
+      await new Promise((res) => setImmediate(res));
     }
   } finally {
     optimizer.dispose();

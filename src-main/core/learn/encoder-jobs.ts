@@ -1,0 +1,263 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Ffmpeg } from '../audio/decode.js';
+import { precisionAtK } from '../eval/retrieval.js';
+import { decodeForAnalysis } from '../jobs/analyze-file.js';
+import { valueKey } from '../library/facets.js';
+import type { LibraryStore } from '../store/library-store.js';
+import { Random } from '../util/random.js';
+import { checkModelName, loadModel, readMeta, saveModel, type ModelMeta } from './model-store.js';
+import { ARCH_INPUT, buildEncoder, disposeEncoder, type Arch, type Fusion } from './nets/encoders.js';
+import { bandStatistics, LogMelCache, PATCH_SPECS, type LogMel, type PatchSpec } from './patches.js';
+import type { TfRuntime } from './tf/backend.js';
+import { buildSource, lsiVectors, type Source, type SourceName } from './train/sources.js';
+import { embedTrack, trainMultitask, trainTriplet } from './train/trainer.js';
+
+/**
+ * The encoder workflows over a library: `train` (multi-task or triplet, checkpointed, resumable), `embed` (a
+ * model's — or its untrained twin's, `rand` — vectors into the store as a representation), and `evaluate`
+ * (precision@10 of retrieving the same genre, mood, style, artist and album for held-out query tracks, seed
+ * 004 Table II).
+ */
+export interface EncoderContext {
+  store: LibraryStore;
+  modelsDir: string;
+  cacheDir: string;
+  cacheBytes: number;
+  ffmpeg: () => Ffmpeg;
+  tf: () => Promise<TfRuntime>;
+}
+
+export interface TrainRequest {
+  name: string;
+  kind: 'multitask' | 'triplet';
+  /** Multi-task learning sources (default tags, artist). */
+  sources?: SourceName[];
+  /** Tag fields for the tags source and the triplet relatedness (default genre, mood, style). */
+  fields?: string[];
+  arch?: Arch;
+  fusion?: Fusion;
+  iterations?: number;
+  batchSize?: number;
+  seed?: number;
+  selection?: 'batch-hard' | 'literal';
+  /** Share of tracks held out of training, as evaluation queries (default 0.15). */
+  holdOut?: number;
+  /** Continue an unfinished model of this name. */
+  resume?: boolean;
+  checkpointEvery?: number;
+  onProgress?: (p: { phase: string; done: number; total: number; task?: string; loss?: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  meta: ModelMeta;
+  cancelled: boolean;
+}
+
+/** Each track's log-mel from the cache (decoded and computed on a miss); tracks that cannot be decoded are skipped. */
+export async function logMelsFor(ctx: EncoderContext, spec: PatchSpec, ids: readonly number[], o: Pick<TrainRequest, 'onProgress' | 'signal'> = {}): Promise<Map<number, LogMel>> {
+  const cache = new LogMelCache(ctx.cacheDir, ctx.cacheBytes);
+  const out = new Map<number, LogMel>();
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
+      const id = ids[next++];
+      const t = ctx.store.trackById(id);
+      if (!t) continue;
+      try {
+        out.set(id, await cache.getOrCompute(spec, t.content_hash, async () => (await decodeForAnalysis(ctx.ffmpeg(), t.path, t.duration, o.signal)).audio));
+      } catch (e) {
+        if ((e as Error).name === 'AbortError') throw e;
+        // Undecodable files are already reported by analysis; they simply take no part here.
+      }
+      o.onProgress?.({ phase: 'preparing log-mel spectrograms', done: ++done, total: ids.length });
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return out;
+}
+
+function albumsOf(store: LibraryStore): Map<number, string> {
+  const rows = store.db.prepare("SELECT id, coalesce(album_artist, artist, '') || char(31) || album AS k FROM tracks WHERE album IS NOT NULL").all() as Array<{ id: number; k: string }>;
+  return new Map(rows.map((r) => [r.id, valueKey(r.k)]));
+}
+
+function heldOutTracks(ids: readonly number[], share: number, seed: number): number[] {
+  const rng = new Random(seed + 7919);
+  return ids.filter(() => rng.next() < share).sort((a, b) => a - b);
+}
+
+export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promise<TrainResult> {
+  checkModelName(r.name);
+  const rt = await ctx.tf();
+  const { tf } = rt;
+  const dir = join(ctx.modelsDir, r.name);
+  const previous = existsSync(join(dir, 'earmark.json')) ? readMeta(dir) : null;
+  if (previous && !r.resume) throw new Error(`A model named "${r.name}" exists already: choose another name, or --resume an unfinished one.`);
+  if (r.resume && !previous) throw new Error(`No model named "${r.name}" to resume.`);
+  if (previous && previous.done >= previous.iterations) throw new Error(`"${r.name}" finished its ${previous.iterations} iterations already.`);
+  const kind = previous?.kind ?? r.kind;
+  const arch = previous?.arch ?? r.arch ?? 'dcnn';
+  const fields = previous?.fields ?? r.fields ?? ['genre', 'mood', 'style'];
+  const seed = previous?.seed ?? r.seed ?? 1;
+  const patch = previous?.patch ?? PATCH_SPECS[ARCH_INPUT[arch].patch];
+
+  // Targets first: a source too thin to learn from is refused before any audio is touched.
+  const sources: Source[] = kind === 'multitask' ? (r.sources ?? (previous?.sources.map((s) => s.name as SourceName) ?? ['tags', 'artist'])).map((name) => buildSource(ctx.store, name, { fields, seed })) : [];
+  const relatedness = kind === 'triplet' ? lsiVectors(ctx.store, fields).vectors : null;
+  const known = new Set<number>(kind === 'multitask' ? sources.flatMap((s) => [...s.targets.keys()]) : [...(relatedness as Map<number, Float32Array>).keys()]);
+  const all = ctx.store.allTracks().map((t) => t.id).filter((id) => known.has(id));
+  const heldOut = previous?.heldOut ?? heldOutTracks(all, r.holdOut ?? 0.15, seed);
+  const held = new Set(heldOut);
+  const trainIds = all.filter((id) => !held.has(id));
+  if (trainIds.length < 8) throw new Error(`Only ${trainIds.length} tracks to train on: tag more tracks or lower the held-out share.`);
+  for (const s of sources) for (const id of held) s.targets.delete(id);
+  if (relatedness) for (const id of held) relatedness.delete(id);
+
+  const logMels = await logMelsFor(ctx, patch, trainIds, r);
+  const stats = previous ? { mean: Float32Array.from(previous.mean), std: Float32Array.from(previous.std) } : bandStatistics(logMels.values(), patch.nMels);
+  const fusion: Fusion = previous?.fusion ?? r.fusion ?? (kind === 'triplet' || sources.length === 1 ? 'SS-R' : 'MS-SR@FC');
+  const tasks = kind === 'multitask' ? sources.map((s) => ({ name: s.name, outputs: s.k })) : [];
+  const loaded = previous ? await loadModel(tf, dir) : null;
+  const enc = loaded?.enc ?? buildEncoder(tf, { arch, fusion, tasks, frames: patch.frames, nMels: patch.nMels, seed });
+  const iterations = previous?.iterations ?? r.iterations ?? 500;
+  const meta: ModelMeta = previous ?? {
+    format: 1,
+    name: r.name,
+    kind,
+    arch,
+    fusion,
+    tasks,
+    seed,
+    patch,
+    mean: Array.from(stats.mean),
+    std: Array.from(stats.std),
+    sources: kind === 'multitask' ? sources.map((s) => ({ name: s.name, describe: s.describe })) : [{ name: 'lsi', describe: `LSI relatedness over ${fields.join(', ')} (${r.selection ?? 'batch-hard'} selection)` }],
+    fields,
+    iterations,
+    done: 0,
+    history: [],
+    heldOut,
+    backend: `${rt.backend} (${rt.device})`,
+    createdAt: Date.now(),
+    updatedAt: Date.now(),
+  };
+  const input = { logMels, mean: stats.mean, std: stats.std, frames: patch.frames };
+  const save = async (done: number) => {
+    meta.done = done;
+    await saveModel(tf, dir, enc, meta);
+  };
+  const common = {
+    iterations,
+    batchSize: r.batchSize,
+    seed,
+    startIteration: meta.done,
+    checkpointEvery: r.checkpointEvery ?? 50,
+    onCheckpoint: save,
+    signal: r.signal,
+    onStep: (s: { iteration: number; iterations: number; task: string; loss: number }) => {
+      meta.history.push({ iteration: s.iteration, task: s.task, loss: s.loss });
+      r.onProgress?.({ phase: 'training', done: s.iteration, total: s.iterations, task: s.task, loss: s.loss });
+    },
+  };
+  let cancelled = false;
+  try {
+    if (kind === 'multitask') await trainMultitask(tf, enc, sources, input, common);
+    else await trainTriplet(tf, enc, input, { ...common, relatedness: relatedness as Map<number, Float32Array>, albums: albumsOf(ctx.store), selection: r.selection });
+  } catch (e) {
+    if ((e as Error).name !== 'AbortError') throw e;
+    cancelled = true;
+    // Keep what was learned: the next --resume starts from the last finished iteration.
+    const last = meta.history.at(-1)?.iteration ?? meta.done;
+    await save(last);
+  } finally {
+    disposeEncoder(enc);
+  }
+  return { meta: readMeta(dir), cancelled };
+}
+
+export interface EmbedResult {
+  representation: string;
+  tracks: number;
+  dim: number;
+  skipped: number;
+}
+
+/** Store a model's track vectors as representation `name` (or, with `rand`, its untrained twin's as `rand`). */
+export async function embedWithModel(ctx: EncoderContext, name: string, o: { rand?: boolean; onProgress?: TrainRequest['onProgress']; signal?: AbortSignal } = {}): Promise<EmbedResult> {
+  const { tf } = await ctx.tf();
+  const dir = join(ctx.modelsDir, name);
+  const { enc, meta } = await loadModel(tf, dir, { untrained: !!o.rand });
+  const rep = o.rand ? 'rand' : name;
+  try {
+    const tracks = ctx.store.allTracks();
+    const logMels = await logMelsFor(ctx, meta.patch, tracks.map((t) => t.id), o);
+    const input = { mean: Float32Array.from(meta.mean), std: Float32Array.from(meta.std), frames: meta.patch.frames };
+    let dim = 0;
+    let n = 0;
+    const kind = meta.kind === 'triplet' ? 'triplet' : 'multitask';
+    for (const t of tracks) {
+      if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
+      const lm = logMels.get(t.id);
+      if (!lm) continue;
+      const v = embedTrack(tf, enc.featureModel, lm, input, kind);
+      if (dim === 0) {
+        dim = v.length;
+        ctx.store.ensureRepresentation(rep, `model:${kind}`, dim, `${o.rand ? 'rand:' : ''}${name}@${meta.updatedAt}`);
+      }
+      ctx.store.putVector(t.id, rep, t.content_hash, v, { model: name, patches: meta.patch.name });
+      o.onProgress?.({ phase: 'embedding', done: ++n, total: tracks.length });
+    }
+    return { representation: rep, tracks: n, dim, skipped: tracks.length - n };
+  } finally {
+    disposeEncoder(enc);
+  }
+}
+
+export interface RetrievalScores {
+  representation: string;
+  queries: number;
+  /** precision@10 of retrieving a track sharing the query's value, per facet. */
+  precision: Record<'genre' | 'mood' | 'style' | 'artist' | 'album', number>;
+}
+
+/**
+ * Precision@10 per facet for each representation, over the same held-out query tracks (those of `queriesFrom`'s
+ * model, or 15 % of the tracks drawn with the seed), searching the whole library by cosine.
+ */
+export function evaluateRepresentations(
+  store: LibraryStore,
+  normalise: (rep: string, v: Float32Array) => Float32Array,
+  reps: readonly string[],
+  o: { queries: number[] },
+): RetrievalScores[] {
+  const labels = {
+    genre: (id: number) => store.tagsOf(id).genre?.map(valueKey) ?? null,
+    mood: (id: number) => store.tagsOf(id).mood?.map(valueKey) ?? null,
+    style: (id: number) => store.tagsOf(id).style?.map(valueKey) ?? null,
+    artist: (id: number) => {
+      const t = store.trackById(id);
+      const a = t?.album_artist ?? t?.artist;
+      return a ? [valueKey(a)] : null;
+    },
+    album: (id: number) => {
+      const t = store.trackById(id);
+      return t?.album ? [valueKey(`${t.album_artist ?? t.artist ?? ''}\u0000${t.album}`)] : null;
+    },
+  };
+  return reps.map((rep) => {
+    const { ids, data } = store.vectors(rep);
+    if (ids.length === 0) throw new Error(`No "${rep}" vectors: ${rep === 'rand' ? 'run `earmark embed --model NAME --rand`' : rep === 'dsp' || rep === 'mfcc' ? `run \`earmark analyze --representation ${rep}\`` : `run \`earmark embed --model ${rep}\``} first.`);
+    const order = Array.from(ids);
+    const at = new Map(order.map((id, i) => [id, i]));
+    const vectors = data.map((v) => normalise(rep, v));
+    const queries = o.queries.filter((id) => at.has(id)).map((id) => at.get(id) as number);
+    const precision = Object.fromEntries(
+      (Object.keys(labels) as Array<keyof typeof labels>).map((facet) => [facet, precisionAtK(vectors, order.map(labels[facet]), 10, queries)]),
+    ) as RetrievalScores['precision'];
+    return { representation: rep, queries: queries.length, precision };
+  });
+}

@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EmbedResult, ModelMeta, RetrievalScores, TrainResult } from '../src-main/core/api.js';
+import { cli, cliJson, REPO, tempDir } from './helpers/fixtures.js';
+
+/**
+ * Trained encoders end to end through the command line on a small demo library: train (triplet and
+ * multi-task), a cancel and a resume, embed (and the untrained `rand` twin), search with the new
+ * representation, evaluate against dsp and mfcc, export and import. Small sizes: this checks the workflow,
+ * not the quality a long training reaches.
+ */
+const t = tempDir('earmark-encoders-');
+const lib = join(t.dir, 'library');
+const home = join(t.dir, 'home');
+
+beforeAll(() => {
+  for (const args of [['demo-library', lib, '--tracks', '40', '--seconds', '12'], ['scan', lib], ['analyze']]) {
+    const r = cli(args, { home });
+    if (r.status !== 0) throw new Error(`earmark ${args.join(' ')}: ${r.stderr}`);
+  }
+}, 600_000);
+afterAll(() => t.cleanup());
+
+describe('earmark train / embed / eval', () => {
+  it('trains a triplet encoder, embeds the library with it and with its untrained twin, and searches with it', () => {
+    const r = cliJson<TrainResult>(['train', '--name', 'trip', '--kind', 'triplet', '--iterations', '12', '--batch-size', '16', '--fields', 'genre'], { home });
+    expect(r.cancelled).toBe(false);
+    expect(r.meta.done).toBe(12);
+    expect(r.meta.history).toHaveLength(12);
+    expect(r.meta.heldOut.length).toBeGreaterThan(0);
+    expect(existsSync(join(home, 'models', 'trip', 'weights.bin'))).toBe(true);
+    const e = cliJson<EmbedResult>(['embed', '--model', 'trip'], { home });
+    expect(e.tracks).toBe(40);
+    expect(e.dim).toBe(256);
+    expect(cliJson<EmbedResult>(['embed', '--model', 'trip', '--rand'], { home }).representation).toBe('rand');
+    const s = cli(['similar', '1', '--representation', 'trip', '-k', '5', '--json'], { home });
+    expect(s.status).toBe(0);
+    expect((JSON.parse(s.stdout) as { results: unknown[] }).results).toHaveLength(5);
+    const ev = cliJson<RetrievalScores[]>(['eval', '--representations', 'dsp,mfcc,rand,trip', '--queries-from', 'trip'], { home });
+    expect(ev.map((x) => x.representation)).toEqual(['dsp', 'mfcc', 'rand', 'trip']);
+    for (const x of ev) {
+      expect(x.queries).toBe(r.meta.heldOut.length);
+      for (const v of Object.values(x.precision)) expect(v).toBeGreaterThanOrEqual(0);
+    }
+  }, 600_000);
+
+  it('stops a multi-task training on a signal with its progress saved, and resumes it to the end', async () => {
+    const child = spawn(process.execPath, [join(REPO, 'bin', 'earmark.js'), '--home', home, 'train', '--name', 'multi', '--iterations', '80', '--batch-size', '8', '--sources', 'tags,artist', '--fields', 'genre,mood'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, EARMARK_HOME: '' },
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      // Once a few iterations are in, ask it to stop.
+      const seen = [...err.matchAll(/Training (\d+)\/80/g)].map((m) => Number(m[1]));
+      if (seen.length && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((res) => child.on('close', res));
+    expect(code).toBe(0);
+    const stopped = cliJson<ModelMeta[]>(['models'], { home }).find((m) => m.name === 'multi') as ModelMeta;
+    expect(stopped.done).toBeGreaterThanOrEqual(1);
+    expect(stopped.done).toBeLessThan(80);
+    const resumed = cliJson<TrainResult>(['train', '--name', 'multi', '--resume'], { home });
+    expect(resumed.meta.done).toBe(80);
+    expect(resumed.meta.history.map((h) => h.iteration)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+    expect(new Set(resumed.meta.history.map((h) => h.task))).toEqual(new Set(['tags', 'artist']));
+    expect(cli(['train', '--name', 'multi', '--resume'], { home }).stderr).toMatch(/finished its 80 iterations/);
+    expect(cliJson<EmbedResult>(['embed', '--model', 'multi'], { home }).dim).toBe(512); // mean ‖ std of the 256-d feature
+  }, 600_000);
+
+  it('exports a model as one file and imports it under another name, with the same vectors', () => {
+    const file = join(t.dir, 'trip.earmark-model');
+    expect(cli(['export-model', 'trip', '--out', file], { home }).status).toBe(0);
+    expect(cli(['import-model', file, '--name', 'trip2'], { home }).status).toBe(0);
+    const a = cliJson<EmbedResult>(['embed', '--model', 'trip2'], { home });
+    expect(a.dim).toBe(256);
+    const ev = cliJson<RetrievalScores[]>(['eval', '--representations', 'trip,trip2', '--queries-from', 'trip'], { home });
+    expect(ev[1].precision).toEqual(ev[0].precision);
+  }, 600_000);
+
+  it('refuses what it cannot do, saying why', () => {
+    expect(cli(['train', '--name', 'dsp'], { home }).stderr).toMatch(/built-in representation/);
+    expect(cli(['train', '--name', 'x', '--sources', 'bpm'], { home }).stderr).toMatch(/bpm source needs/);
+    expect(cli(['train', '--name', 'trip'], { home }).stderr).toMatch(/exists already/);
+    expect(cli(['eval', '--representations', 'nothing'], { home }).stderr).toMatch(/No "nothing" vectors/);
+  });
+});
