@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { disposeHead, headProbabilities, trainHead } from '../core/learn/heads/head.js';
 import { loadTf } from '../core/learn/tf/backend.js';
+import { ARCH_INPUT, buildEncoder, disposeEncoder } from '../core/learn/nets/encoders.js';
+import { PATCH_SPECS, type LogMel } from '../core/learn/patches.js';
+import { embedTrack, trainMultitask } from '../core/learn/train/trainer.js';
 import { Earmark } from '../core/api.js';
 import { decodeExcerpt, resolveFfmpeg, SR } from '../core/audio/decode.js';
 import { DSP_REPRESENTATION, planExcerpts } from '../core/audio/representations.js';
@@ -20,7 +23,7 @@ import { Random } from '../core/util/random.js';
  *   --tracks N      size of the generated library for ingestion (default 200)
  *   --sizes a,b     index sizes for HNSW (default 10000,100000)
  *   --jobs N        analysis workers (default: all cores)
- *   --only heads    just the tag-head section (no library, no ingestion)
+ *   --only heads    just the tag-head section (no library, no ingestion); --only encoders likewise
  *   --json          machine-readable output
  */
 const { values: args } = parseArgs({
@@ -322,14 +325,56 @@ async function heads(): Promise<void> {
   results.heads = out;
 }
 
+/**
+ * Encoders: training throughput (patches/s, batch 16, multi-task step with KL loss) and embedding throughput
+ * (tracks/s for 30 s of log-mel) for each architecture, on the backend this machine resolves.
+ */
+async function encoders(): Promise<void> {
+  const rt = await loadTf();
+  const { tf } = rt;
+  log(`\nEncoders on ${rt.device} (${rt.backend})`);
+  const out: Record<string, unknown> = { backend: rt.backend, device: rt.device };
+  for (const arch of ['dcnn', 'base-cnn', 'dpnn'] as const) {
+    const { frames, nMels, patch } = ARCH_INPUT[arch];
+    const enc = buildEncoder(tf, { arch, fusion: 'SS-R', tasks: [{ name: 'tags', outputs: 20 }], frames, nMels, seed: 1 });
+    const rng = new Random(1);
+    const ids = Array.from({ length: 32 }, (_, i) => i + 1);
+    const spec = PATCH_SPECS[patch];
+    const nFrames = Math.round((30 * spec.sr) / spec.hopLength);
+    const logMels = new Map(ids.map((id) => [id, { nMels, segments: [Float32Array.from({ length: nFrames * nMels }, () => rng.normal())] }]));
+    const mean = new Float32Array(nMels);
+    const std = new Float32Array(nMels).fill(1);
+    const targets = new Map(ids.map((id) => [id, Float32Array.from({ length: 20 }, (_, k) => (k === id % 20 ? 1 : 0))]));
+    const steps = 4;
+    const batch = 16;
+    await trainMultitask(tf, enc, [{ name: 'tags', k: 20, targets, describe: '' }], { logMels, mean, std, frames }, { iterations: 1, batchSize: batch }); // warm-up
+    const t0 = performance.now();
+    await trainMultitask(tf, enc, [{ name: 'tags', k: 20, targets, describe: '' }], { logMels, mean, std, frames }, { iterations: steps, batchSize: batch });
+    const trainS = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    for (const id of ids.slice(0, 4)) embedTrack(tf, enc.featureModel, logMels.get(id) as LogMel, { mean, std, frames }, 'multitask');
+    const embedS = (performance.now() - t1) / 1000;
+    disposeEncoder(enc);
+    out[arch] = { patchesPerSecond: (steps * batch) / trainS, tracksPerSecond: 4 / embedS };
+    log(`  ${arch.padEnd(9)} training ${((steps * batch) / trainS).toFixed(1)} patches/s (${frames} × ${nMels}, batch ${batch}); embedding ${(4 / embedS).toFixed(2)} tracks/s (30 s each)`);
+  }
+  results.encoders = out;
+}
+
 async function main(): Promise<void> {
+  if (args.only === 'encoders') {
+    await encoders();
+    if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    clearInterval(rssTimer);
+    return;
+  }
   if (args.only === 'heads') {
     await heads();
     if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     clearInterval(rssTimer);
     return;
   }
-  if (args.only) throw new Error(`--only ${args.only}: the only section that runs alone is "heads".`);
+  if (args.only) throw new Error(`--only ${args.only}: the sections that run alone are "heads" and "encoders".`);
   const { dir, manifest } = await library();
   log(`\nEarmark benchmark — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${JOBS} analysis workers, ${manifest.tracks.length} tracks\n`);
   const floor = await decodeFloor(manifest);
@@ -363,6 +408,7 @@ async function main(): Promise<void> {
   }
   libraryTable(100_000);
   await heads();
+  await encoders();
   clearInterval(rssTimer);
   sampleRss();
   results.peakRssMB = Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20;

@@ -107,6 +107,10 @@ export interface LibraryInfo {
   representations: RepresentationInfo[];
   ffmpeg: (Ffmpeg & { ok: true }) | { ok: false; error: string };
   compute: ComputeInfo;
+  /** Trained encoders in models/. */
+  models: Array<{ name: string; kind: string; arch: string; done: number; iterations: number }>;
+  /** The log-mel cache of encoder training and embedding: files, bytes, and its bound. */
+  logMelCache: CacheInfo;
 }
 
 export interface FeatureRequest {
@@ -371,6 +375,8 @@ export class Earmark {
       representations,
       ffmpeg,
       compute: detectCompute(),
+      models: this.models().map((m) => ({ name: m.name, kind: m.kind, arch: m.arch, done: m.done, iterations: m.iterations })),
+      logMelCache: this.logMelCache(),
     };
   }
 
