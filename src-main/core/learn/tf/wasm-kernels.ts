@@ -111,6 +111,17 @@ function registerFastBatchMatMul(tf: Tf): void {
   tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as KernelFunc });
 }
 
+/** Attributes of a stride-1 channels-last Conv2D with explicit padding. */
+function stride1Conv(dilations: [number, number], top: number, bottom: number, left: number, right: number): NamedAttrMap {
+  const pad = [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+  return { strides: [1, 1], dilations, pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap;
+}
+
 interface ConvBackpropFilterAttrs {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -156,17 +167,7 @@ export function registerConv2DBackpropFilter(tf: Tf): void {
         runConv({
           inputs: { x: xt, filter: dyt },
           backend: args.backend,
-          attrs: {
-            strides: [1, 1],
-            dilations: [info.strideHeight, info.strideWidth],
-            pad: [
-              [0, 0],
-              [top, bottom],
-              [left, right],
-              [0, 0],
-            ],
-            dataFormat: 'NHWC',
-          } as unknown as NamedAttrMap,
+          attrs: stride1Conv([info.strideHeight, info.strideWidth], top, bottom, left, right),
         }),
       ); // [Cin, kh, kw, Cout]
       if (out.shape[1] !== kh || out.shape[2] !== kw || out.shape[3] !== cout) {
@@ -250,17 +251,7 @@ export function replaceConv2DBackpropInput(tf: Tf): void {
       return conv({
         inputs: { x: d, filter: wt },
         backend: b,
-        attrs: {
-          strides: [1, 1],
-          dilations: [1, 1],
-          pad: [
-            [0, 0],
-            [top, bottom],
-            [left, right],
-            [0, 0],
-          ],
-          dataFormat: 'NHWC',
-        } as unknown as NamedAttrMap,
+        attrs: stride1Conv([1, 1], top, bottom, left, right),
       });
     } finally {
       for (const t of temps) b.disposeData(t.dataId);
