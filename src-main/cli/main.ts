@@ -42,6 +42,24 @@ function open(cmd: Command): Earmark {
   const g = cmd.optsWithGlobals() as Global;
   return Earmark.open({ home: g.home, ffmpegPath: g.ffmpeg });
 }
+/**
+ * Run `fn` with a signal that Ctrl-C aborts (saying `message` first): the command stops cleanly, keeping
+ * what it has done.
+ */
+async function interruptible<T>(message: string | null, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (message) process.stderr.write(`\n${message}\n`);
+    controller.abort();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
 async function withEarmark<T>(cmd: Command, fn: (e: Earmark) => Promise<T> | T): Promise<T> {
   const e = open(cmd);
   try {
@@ -131,19 +149,13 @@ program
   .option('--json', 'print the report as JSON')
   .action(async (o: { representation: string; jobs?: number; retryFailed?: boolean; json?: boolean }, cmd: Command) => {
     await withEarmark(cmd, async (e) => {
-      const controller = new AbortController();
-      const onSigint = () => {
-        process.stderr.write('\nStopping… (what is done is kept; run `earmark analyze` again to resume)\n');
-        controller.abort();
-      };
-      process.once('SIGINT', onSigint);
       const bar = new ProgressBar('Analyzing');
-      try {
+      await interruptible('Stopping… (what is done is kept; run `earmark analyze` again to resume)', async (signal) => {
         const r = await e.analyze({
           representations: o.representation.split(',').map((s) => s.trim()).filter(Boolean),
           jobs: o.jobs,
           retryFailed: o.retryFailed,
-          signal: controller.signal,
+          signal,
           onProgress: (p) => bar.update(p.done, p.total, { etaMs: p.etaMs, rate: p.tracksPerSecond, failed: p.failed, current: p.current }),
         });
         bar.done();
@@ -161,9 +173,7 @@ program
           return lines.join('\n');
         });
         if (r.cancelled) process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      });
     });
   });
 
@@ -414,11 +424,8 @@ program
     await withEarmark(cmd, async (e) => {
       const rt = await e.tf();
       if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
-      const controller = new AbortController();
-      const onSigint = () => controller.abort();
-      process.once('SIGINT', onSigint);
       const bar = new ProgressBar('Training');
-      try {
+      await interruptible(null, async (signal) => {
         const report = await e.predict({
           fields: o.fields,
           representation: o.representation,
@@ -426,7 +433,7 @@ program
           minSupport: o.minSupport,
           folds: o.folds,
           seed: o.seed,
-          signal: controller.signal,
+          signal,
           onProgress: (p) => bar.update(p.fold * p.epochs + p.epoch, p.folds * p.epochs, { current: `${p.field} fold ${p.fold + 1}/${p.folds} loss ${p.loss.toFixed(3)}` }),
         });
         bar.done();
@@ -447,9 +454,7 @@ program
             .concat(report.refused.map((r) => `${r.field}: not learned. ${r.reason}`))
             .join('\n') + '\nReview with `earmark review`, then write with `earmark tag --write`.',
         );
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      });
     });
   });
 
@@ -588,14 +593,8 @@ program
       await withEarmark(cmd, async (e) => {
         const rt = await e.tf();
         if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
-        const controller = new AbortController();
-        const onSigint = () => {
-          process.stderr.write('\nStopping after this iteration… (run again with --resume to continue)\n');
-          controller.abort();
-        };
-        process.once('SIGINT', onSigint);
         const bar = new ProgressBar('Training');
-        try {
+        await interruptible('Stopping after this iteration… (run again with --resume to continue)', async (signal) => {
           const r = await e.trainEncoder({
             name: o.name,
             kind: o.kind,
@@ -609,7 +608,7 @@ program
             holdOut: o.holdOut,
             seed: o.seed,
             resume: o.resume,
-            signal: controller.signal,
+            signal,
             onProgress: (p) => bar.update(p.done, p.total, { current: p.loss !== undefined ? `${p.task} loss ${p.loss.toFixed(3)}` : p.phase }),
           });
           bar.done();
@@ -621,9 +620,7 @@ program
               `  ${m.heldOut.length} tracks held out for evaluation. Next: earmark embed --model ${m.name}`,
             ].join('\n'),
           );
-        } finally {
-          process.off('SIGINT', onSigint);
-        }
+        });
       });
     },
   );

@@ -99,28 +99,31 @@ function stages(tf: Tf, spec: EncoderSpec, seedOf: (name: string) => number): { 
     return (x) => a.apply(b ? b.apply(d.apply(x)) : d.apply(x)) as SymbolicTensor;
   };
 
+  /**
+   * The VGG-like stacks of the base CNN and the DCNN: five convolutions each followed by 2×2 max-pooling (5×5
+   * first, 3×3 after), then the top convolutions, global average pooling and fc-feature.
+   */
+  const vggStages = (
+    activation: 'relu' | 'elu',
+    filters: number[],
+    firstStride: [number, number],
+    top: Array<[string, number, [number, number]]>,
+    featureBn: boolean,
+  ): Stage[] => [
+    ...filters.map((f, i) => ({
+      conv: i + 1,
+      build: (t: string) => seq(conv(`conv${i + 1}${t}`, f, i === 0 ? [5, 5] : [3, 3], activation, i === 0 ? firstStride : [1, 1]), pool(`pool${i + 1}${t}`, [2, 2])),
+    })),
+    { conv: filters.length + 1, build: (t) => seq(...top.map(([name, f, k]) => conv(`${name}${t}`, f, k, activation)), gap(`gap${t}`)) },
+    { conv: 0, build: (t) => dense(`fc_feature${t}`, 256, activation, featureBn) },
+  ];
+
   if (spec.arch === 'base-cnn') {
-    const s: Stage[] = [
-      { conv: 1, build: (t) => seq(conv(`conv1${t}`, 16, [5, 5], 'relu', [2, 1]), pool(`pool1${t}`, [2, 2])) },
-      { conv: 2, build: (t) => seq(conv(`conv2${t}`, 32, [3, 3], 'relu'), pool(`pool2${t}`, [2, 2])) },
-      { conv: 3, build: (t) => seq(conv(`conv3${t}`, 64, [3, 3], 'relu'), pool(`pool3${t}`, [2, 2])) },
-      { conv: 4, build: (t) => seq(conv(`conv4${t}`, 64, [3, 3], 'relu'), pool(`pool4${t}`, [2, 2])) },
-      { conv: 5, build: (t) => seq(conv(`conv5${t}`, 128, [3, 3], 'relu'), pool(`pool5${t}`, [2, 2])) },
-      { conv: 6, build: (t) => seq(conv(`conv61${t}`, 256, [3, 3], 'relu'), conv(`conv62${t}`, 256, [1, 1], 'relu'), gap(`gap${t}`)) },
-      { conv: 0, build: (t) => dense(`fc_feature${t}`, 256, 'relu', true) },
-    ];
+    const s = vggStages('relu', [16, 32, 64, 64, 128], [2, 1], [['conv61', 256, [3, 3]], ['conv62', 256, [1, 1]]], true);
     return { stages: s, featureAt: s.length, featureDim: 256 };
   }
   if (spec.arch === 'dcnn') {
-    const s: Stage[] = [
-      { conv: 1, build: (t) => seq(conv(`conv1${t}`, 16, [5, 5], 'elu'), pool(`pool1${t}`, [2, 2])) },
-      { conv: 2, build: (t) => seq(conv(`conv2${t}`, 32, [3, 3], 'elu'), pool(`pool2${t}`, [2, 2])) },
-      { conv: 3, build: (t) => seq(conv(`conv3${t}`, 64, [3, 3], 'elu'), pool(`pool3${t}`, [2, 2])) },
-      { conv: 4, build: (t) => seq(conv(`conv4${t}`, 64, [3, 3], 'elu'), pool(`pool4${t}`, [2, 2])) },
-      { conv: 5, build: (t) => seq(conv(`conv5${t}`, 64, [3, 3], 'elu'), pool(`pool5${t}`, [2, 2])) },
-      { conv: 6, build: (t) => seq(conv(`conv6${t}`, 64, [3, 3], 'elu'), conv(`conv7${t}`, 64, [1, 1], 'elu'), gap(`gap${t}`)) },
-      { conv: 0, build: (t) => dense(`fc_feature${t}`, 256, 'elu', false) },
-    ];
+    const s = vggStages('elu', [16, 32, 64, 64, 64], [1, 1], [['conv6', 64, [3, 3]], ['conv7', 64, [1, 1]]], false);
     return { stages: s, featureAt: s.length, featureDim: 256 };
   }
   // dpnn: two parallel stacks, then the embedding.
