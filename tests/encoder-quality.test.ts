@@ -54,6 +54,7 @@ describe.each([
       expect(embed.after).toBe(embed.before);
       await em.embed(name, { rand: true });
       const s = em.evaluateRepresentations(['mfcc', 'rand', name], { queriesFrom: name });
+      expect(s.map((x) => x.queries)).toEqual(s.map(() => s[0].queries));
       expect(s[0].queries).toBeGreaterThanOrEqual(12);
       const trained = scores(s, name);
       for (const facet of ['genre', 'artist'] as const) {

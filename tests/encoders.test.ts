@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbedResult, ModelMeta, RetrievalScores, TrainResult } from '../src-main/core/api.js';
+import type { EmbedResult, ModelMeta, RepresentationComparison, TrainResult } from '../src-main/core/api.js';
 import { cli, cliJson, REPO, tempDir } from './helpers/fixtures.js';
 
 /**
@@ -38,12 +38,25 @@ describe('earmark train / embed / eval', () => {
     const s = cli(['similar', '1', '--representation', 'trip', '-k', '5', '--json'], { home });
     expect(s.status).toBe(0);
     expect((JSON.parse(s.stdout) as { results: unknown[] }).results).toHaveLength(5);
-    const ev = cliJson<RetrievalScores[]>(['eval', '--representations', 'dsp,mfcc,rand,trip', '--queries-from', 'trip'], { home });
-    expect(ev.map((x) => x.representation)).toEqual(['dsp', 'mfcc', 'rand', 'trip']);
-    for (const x of ev) {
+    const ev = cliJson<RepresentationComparison>(['eval', '--representations', 'dsp,mfcc,rand,trip', '--queries-from', 'trip', '--min-support', '2'], { home });
+    expect(ev.queriesFrom).toBe('trip');
+    expect(ev.rows.map((x) => x.representation)).toEqual(['dsp', 'mfcc', 'rand', 'trip']);
+    for (const x of ev.rows) {
       expect(x.queries).toBe(r.meta.heldOut.length);
       for (const v of Object.values(x.precision)) expect(v).toBeGreaterThanOrEqual(0);
+      // A head per field, trained on the other tracks and scored on the held-out ones.
+      expect(x.heads.map((h) => h.field)).toEqual(['genre', 'mood', 'style']);
+      const genre = x.heads[0];
+      expect(genre.refused).toBeNull();
+      expect(genre.test).toBeGreaterThan(0);
+      expect(genre.test).toBeLessThanOrEqual(r.meta.heldOut.length);
+      expect(genre.accuracy).toBeGreaterThanOrEqual(0);
+      expect(x.heads[1].meanAveragePrecision).toBeGreaterThan(0);
     }
+    // Too strict a support leaves a field unlearnt, with the reason, and the rest still scored.
+    const strict = cliJson<RepresentationComparison>(['eval', '--representations', 'dsp', '--queries-from', 'trip', '--heads', 'genre', '--min-support', '1000'], { home });
+    expect(strict.rows[0].heads[0].refused).toMatch(/Too little to learn "genre"/);
+    expect(strict.rows[0].precision.genre).toBe(ev.rows[0].precision.genre);
   }, 600_000);
 
   it('stops a multi-task training on a signal with its progress saved, and resumes it to the end', async () => {
@@ -77,8 +90,9 @@ describe('earmark train / embed / eval', () => {
     expect(cli(['import-model', file, '--name', 'trip2'], { home }).status).toBe(0);
     const a = cliJson<EmbedResult>(['embed', '--model', 'trip2'], { home });
     expect(a.dim).toBe(256);
-    const ev = cliJson<RetrievalScores[]>(['eval', '--representations', 'trip,trip2', '--queries-from', 'trip'], { home });
-    expect(ev[1].precision).toEqual(ev[0].precision);
+    const ev = cliJson<RepresentationComparison>(['eval', '--representations', 'trip,trip2', '--queries-from', 'trip', '--no-heads'], { home });
+    expect(ev.rows[1].precision).toEqual(ev.rows[0].precision);
+    expect(ev.rows[0].heads).toEqual([]);
   }, 600_000);
 
   it('refuses what it cannot do, saying why', () => {

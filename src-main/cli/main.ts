@@ -681,21 +681,49 @@ program
 
 program
   .command('eval')
-  .description('precision@10 of retrieving the same genre, mood, style, artist and album for held-out query tracks')
+  .description('compare representations on held-out query tracks: precision@10 of retrieving the same genre, mood, style, artist and album, and a head per tag field (accuracy, macro-F1, mAP)')
   .option('--representations <list>', 'representations to compare', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), ['dsp', 'mfcc'])
   .option('--queries-from <model>', "use this model's held-out tracks as queries (default: 15 % of the tracks)")
-  .option('--seed <n>', 'random seed for the default queries', positiveInt('--seed'), 1)
+  .option('--heads <fields>', 'tag fields to train and score a head for on each representation', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), ['genre', 'mood', 'style'])
+  .option('--no-heads', 'retrieval only')
+  .addOption(new Option('--head <kind>', 'head kind').choices(['mlp', 'linear']).default('mlp'))
+  .option('--min-support <n>', 'tracks a value needs to be learned by the heads', positiveInt('--min-support'), 5)
+  .option('--seed <n>', 'random seed for the default queries and the heads', positiveInt('--seed'), 1)
   .option('--json', 'machine-readable output')
-  .action(async (o: { representations: string[]; queriesFrom?: string; seed: number; json?: boolean }, cmd: Command) => {
-    await withEarmark(cmd, (e) => {
-      const r = e.evaluateRepresentations(o.representations, { queriesFrom: o.queriesFrom, seed: o.seed });
-      print(!!o.json, r, () =>
-        [
-          `precision@10 over ${r[0]?.queries ?? 0} held-out queries`,
-          `  ${pad('representation', 18)} ${['genre', 'mood', 'style', 'artist', 'album'].map((f) => f.padStart(7)).join(' ')}`,
-          ...r.map((x) => `  ${pad(x.representation, 18)} ${(['genre', 'mood', 'style', 'artist', 'album'] as const).map((f) => x.precision[f].toFixed(3).padStart(7)).join(' ')}`),
-        ].join('\n'),
-      );
+  .action(async (o: { representations: string[]; queriesFrom?: string; heads: string[] | false; head: 'mlp' | 'linear'; minSupport: number; seed: number; json?: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      const bar = new ProgressBar('Heads');
+      const r = await e.compareRepresentations(o.representations, {
+        queriesFrom: o.queriesFrom,
+        seed: o.seed,
+        headFields: o.heads === false ? [] : o.heads,
+        headKind: o.head,
+        minSupport: o.minSupport,
+        onProgress: (p) => bar.update(p.done, p.total, { current: `${p.field} on ${p.representation}` }),
+      });
+      bar.done();
+      const facets = ['genre', 'mood', 'style', 'artist', 'album'] as const;
+      const pct = (v: number | null) => (v === null ? '–' : `${(100 * v).toFixed(1)}`).padStart(7);
+      print(!!o.json, r, () => {
+        const lines = [
+          `precision@10 over ${r.queries} held-out queries${r.queriesFrom ? ` (those "${r.queriesFrom}" never trained on)` : ''}`,
+          `  ${pad('representation', 18)} ${facets.map((f) => f.padStart(7)).join(' ')}`,
+          ...r.rows.map((x) => `  ${pad(x.representation, 18)} ${facets.map((f) => x.precision[f].toFixed(3).padStart(7)).join(' ')}`),
+        ];
+        const fields = r.rows[0]?.heads.map((h) => h.field) ?? [];
+        if (fields.length) {
+          lines.push('', `${r.headKind} heads, trained on the other tracks, scored on the held-out ones (%: accuracy / macro-F1, or mAP / macro-F1 for multi-label fields)`);
+          lines.push(`  ${pad('representation', 18)} ${fields.map((f) => pad(f, 16)).join(' ')}`);
+          for (const x of r.rows) {
+            lines.push(
+              `  ${pad(x.representation, 18)} ${x.heads.map((h) => pad(h.refused ? 'refused' : `${pct(h.multiLabel ? h.meanAveragePrecision : h.accuracy).trim()} / ${pct(h.macroF1).trim()}`, 16)).join(' ')}`,
+            );
+          }
+          const refused = r.rows.flatMap((x) => x.heads.filter((h) => h.refused).map((h) => `${h.field} on ${x.representation}: ${h.refused}`));
+          if (refused.length) lines.push(...[...new Set(refused)].map((m) => `  ${m}`));
+        }
+        return lines.join('\n');
+      });
     });
   });
 

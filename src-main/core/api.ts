@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import {
   acceptedEdits,
   evaluateTags,
@@ -17,7 +17,7 @@ import {
 import { loadTf, type TfRuntime } from './learn/tf/backend.js';
 import { HeadDataError } from './learn/heads/head.js';
 import { embedWithModel, evaluateRepresentations, trainEncoder, type EmbedResult, type EncoderContext, type RetrievalScores, type TrainRequest, type TrainResult } from './learn/encoder-jobs.js';
-import { exportModel, importModel, listModels, readMeta, type ModelMeta } from './learn/model-store.js';
+import { checkModelName, exportModel, importModel, listModels, readMeta, type ModelMeta } from './learn/model-store.js';
 import { LogMelCache, type CacheInfo } from './learn/patches.js';
 import { Random } from './util/random.js';
 
@@ -92,6 +92,28 @@ export interface RepresentationInfo {
   version: string;
   vectors: number;
   index: { state: IndexState; reason: string; count: number | null; builtAt: number | null };
+}
+
+/** One head field's held-out scores for a representation (null where the metric does not apply). */
+export interface HeadScore {
+  field: string;
+  multiLabel: boolean | null;
+  train: number;
+  test: number;
+  accuracy: number | null;
+  macroF1: number | null;
+  meanAveragePrecision: number | null;
+  /** Why no head could be trained for the field on this library. */
+  refused: string | null;
+}
+
+export interface RepresentationComparison {
+  /** The model whose held-out tracks are the queries, or null for 15 % of the library by seed. */
+  queriesFrom: string | null;
+  queries: number;
+  headKind: 'mlp' | 'linear';
+  at: number;
+  rows: Array<RetrievalScores & { heads: HeadScore[] }>;
 }
 
 export interface LibraryInfo {
@@ -258,7 +280,10 @@ export class Earmark {
     const queryVectors: Float32Array[] = [];
     for (const t of seeds) {
       const raw = this.store.vector(t.id, rep);
-      if (!raw) throw new Error(`Track ${t.id} has no "${rep}" vector yet (${this.errorOf(t.id) ?? 'not analysed'}). Run \`earmark analyze\`.`);
+      if (!raw) {
+        const how = isBuiltin(rep) ? '`earmark analyze`' : `\`earmark embed --model ${rep}\``;
+        throw Object.assign(new Error(`Track ${t.id} has no "${rep}" vector yet (${this.errorOf(t.id) ?? 'not analysed'}). Run ${how}.`), { code: 'not-found' });
+      }
       queryVectors.push(raw);
     }
     const path = track ? track.path : resolve(q.path as string);
@@ -584,19 +609,76 @@ export class Earmark {
     return { ...r, index: li.origin };
   }
 
+  /** The held-out query tracks: a model's (tracks it never trained on), or 15 % of the library drawn with the seed. */
+  private heldOutQueries(o: { queriesFrom?: string; seed?: number }): number[] {
+    if (o.queriesFrom) {
+      checkModelName(o.queriesFrom);
+      return readMeta(join(this.paths.modelsDir, o.queriesFrom)).heldOut;
+    }
+    const rng = new Random((o.seed ?? 1) + 7919);
+    return this.store.allTracks().map((t) => t.id).filter(() => rng.next() < 0.15);
+  }
+
   /** Precision@10 per facet of each representation, for held-out query tracks (a model's, or 15 % by seed). */
   evaluateRepresentations(reps: string[], o: { queriesFrom?: string; seed?: number } = {}): RetrievalScores[] {
-    let queries: number[];
-    if (o.queriesFrom) queries = readMeta(join(this.paths.modelsDir, o.queriesFrom)).heldOut;
-    else {
-      const rng = new Random((o.seed ?? 1) + 7919);
-      queries = this.store.allTracks().map((t) => t.id).filter(() => rng.next() < 0.15);
+    return evaluateRepresentations(this.store, (rep, v) => this.indexes.normalise(rep, v), reps, { queries: this.heldOutQueries(o) });
+  }
+
+  /**
+   * Representations side by side (issue 5, point 7): precision@10 per facet for the held-out queries, and for
+   * each head field a head trained on the other tracks and scored on the same held-out tracks (accuracy and
+   * macro-F1; mAP for multi-label fields). A field too thin to learn gets its reason instead of numbers.
+   */
+  async compareRepresentations(
+    reps: string[],
+    o: { queriesFrom?: string; seed?: number; headFields?: string[]; headKind?: 'mlp' | 'linear'; minSupport?: number; signal?: AbortSignal; onProgress?: (p: { representation: string; field: string; done: number; total: number }) => void } = {},
+  ): Promise<RepresentationComparison> {
+    const queries = this.heldOutQueries(o);
+    const retrieval = evaluateRepresentations(this.store, (rep, v) => this.indexes.normalise(rep, v), reps, { queries });
+    const fields = o.headFields ?? ['genre', 'mood', 'style'];
+    const rows: RepresentationComparison['rows'] = [];
+    let done = 0;
+    for (const r of retrieval) {
+      const heads: HeadScore[] = [];
+      for (const field of fields) {
+        if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
+        o.onProgress?.({ representation: r.representation, field, done, total: retrieval.length * fields.length });
+        try {
+          const ev = await this.evaluateTags({ field, representation: r.representation, kind: o.headKind, minSupport: o.minSupport, testTracks: queries, seed: o.seed, signal: o.signal });
+          heads.push({ field, multiLabel: ev.multiLabel, train: ev.train, test: ev.test, accuracy: ev.accuracy ?? null, macroF1: ev.macroF1 ?? null, meanAveragePrecision: ev.meanAveragePrecision ?? null, refused: null });
+        } catch (e) {
+          if (!(e instanceof HeadDataError)) throw e;
+          heads.push({ field, multiLabel: null, train: 0, test: 0, accuracy: null, macroF1: null, meanAveragePrecision: null, refused: e.message });
+        }
+        done++;
+      }
+      rows.push({ ...r, heads });
     }
-    return evaluateRepresentations(this.store, (rep, v) => this.indexes.normalise(rep, v), reps, { queries });
+    return { queriesFrom: o.queriesFrom ?? null, queries: retrieval[0]?.queries ?? 0, headKind: o.headKind ?? 'mlp', at: Date.now(), rows };
   }
 
   models(): ModelMeta[] {
     return listModels(this.paths.modelsDir);
+  }
+
+  /** Delete a model: its folder, its vectors and index, and `rand` when that is this model's untrained twin. */
+  deleteModel(name: string): { deleted: string; representations: string[] } {
+    checkModelName(name);
+    const dir = join(this.paths.modelsDir, name);
+    readMeta(dir); // not-found when there is no such model
+    const reps = [name];
+    if (this.store.representation('rand')?.version.startsWith(`rand:${name}@`)) reps.push('rand');
+    const dropped = reps.filter((r) => this.store.representation(r));
+    for (const r of dropped) {
+      this.store.deleteRepresentation(r);
+      this.indexes.remove(r);
+    }
+    // The folder goes last, moved aside first so a crash never leaves half a model that looks whole.
+    const gone = `${dir}.deleting`;
+    rmSync(gone, { recursive: true, force: true });
+    renameSync(dir, gone);
+    rmSync(gone, { recursive: true, force: true });
+    return { deleted: name, representations: dropped };
   }
 
   exportModel(name: string, out: string): void {

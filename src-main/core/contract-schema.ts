@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REVIEW_STATES, SORT_COLUMNS, type ApiMethod, type ApiRequest } from './contract.js';
+import { ENCODER_ARCHS, ENCODER_FUSIONS, LEARNING_SOURCES, REVIEW_STATES, SORT_COLUMNS, type ApiMethod, type ApiRequest } from './contract.js';
 
 /**
  * Runtime checks of every request in the contract. Main (IPC) and the web server run `validateRequest` before
@@ -14,6 +14,7 @@ const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const confidence = z.number().min(0).max(1);
 const headKind = z.enum(['mlp', 'linear']);
 const minSupport = z.number().int().min(1).max(100_000);
+const modelName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a model name (a letter, then up to 63 letters, digits, ".", "_" or "-")');
 
 export const REQUEST_SCHEMAS = {
   info: empty,
@@ -83,6 +84,31 @@ export const REQUEST_SCHEMAS = {
     .strict(),
   tagBatches: empty,
   undoTags: z.object({ batch: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'a batch id') }).strict(),
+  compute: empty,
+  models: empty,
+  lossCurve: z.object({ model: modelName, points: z.number().int().min(2).max(2000).optional() }).strict(),
+  startTrain: z
+    .object({
+      name: modelName,
+      kind: z.enum(['multitask', 'triplet']).optional(),
+      sources: z.array(z.enum(LEARNING_SOURCES)).min(1).max(LEARNING_SOURCES.length).optional(),
+      fields: z.array(field).min(1).max(20).optional(),
+      arch: z.enum(ENCODER_ARCHS).optional(),
+      fusion: z.enum(ENCODER_FUSIONS).optional(),
+      iterations: z.number().int().min(1).max(10_000_000).optional(),
+      batchSize: z.number().int().min(2).max(4096).optional(),
+      selection: z.enum(['batch-hard', 'literal']).optional(),
+      holdOut: z.number().min(0).max(0.5).optional(),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+      resume: z.boolean().optional(),
+    })
+    .strict(),
+  startEmbed: z.object({ model: modelName, rand: z.boolean().optional() }).strict(),
+  deleteModel: z.object({ model: modelName }).strict(),
+  startCompare: z
+    .object({ representations: z.array(rep).min(1).max(20), queriesFrom: modelName.optional(), headFields: z.array(field).max(20).optional(), headKind: headKind.optional(), minSupport: minSupport.optional() })
+    .strict(),
+  comparison: empty,
 } satisfies Record<ApiMethod, z.ZodType>;
 
 export class BadRequestError extends Error {

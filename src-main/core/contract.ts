@@ -3,9 +3,9 @@
  * and the events the backend pushes. Main, preload and renderer import it as types only; the runtime checks of
  * every request live in `contract-schema.ts` and run in main (Electron) and in the web server.
  */
-import type { LibraryInfo, PredictionRow, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './api.js';
+import type { LibraryInfo, PredictionRow, RepresentationComparison, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './api.js';
 
-export type { LibraryInfo, PredictionRow, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './api.js';
+export type { HeadScore, LibraryInfo, PredictionRow, RepresentationComparison, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './api.js';
 
 export type AnalysisStatus = 'analyzed' | 'pending' | 'error';
 
@@ -156,7 +156,70 @@ export interface SimilarRequest {
   tags?: Record<string, string[]>;
 }
 
-export type JobKind = 'scan' | 'analyze' | 'predict' | 'write-tags';
+/** The encoder networks (issue 5): seed 001's base CNN, seed 000's DCNN, seed 004's DPNN. */
+export const ENCODER_ARCHS = ['base-cnn', 'dcnn', 'dpnn'] as const;
+/** Sharing strategies of multi-task networks (seed 001 §3.2). */
+export const ENCODER_FUSIONS = ['SS-R', 'MSS-CR', 'MS-CR@2', 'MS-CR@4', 'MS-CR@6', 'MS-SR@FC'] as const;
+/** Learning sources a multi-task encoder can learn from (see `core/learn/train/sources.ts`). */
+export const LEARNING_SOURCES = ['tags', 'artist', 'year', 'bpm'] as const;
+
+export interface TrainJobRequest {
+  name: string;
+  kind?: 'multitask' | 'triplet';
+  sources?: Array<(typeof LEARNING_SOURCES)[number]>;
+  fields?: string[];
+  arch?: (typeof ENCODER_ARCHS)[number];
+  fusion?: (typeof ENCODER_FUSIONS)[number];
+  iterations?: number;
+  batchSize?: number;
+  selection?: 'batch-hard' | 'literal';
+  holdOut?: number;
+  seed?: number;
+  /** Continue the unfinished model of this name. */
+  resume?: boolean;
+}
+
+/** A trained (or training) encoder as the app lists it. */
+export interface ModelSummary {
+  name: string;
+  kind: 'multitask' | 'triplet';
+  arch: string;
+  fusion: string;
+  sources: Array<{ name: string; describe: string }>;
+  fields: string[];
+  iterations: number;
+  done: number;
+  /** Held-out tracks (evaluation queries). */
+  heldOut: number;
+  backend: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Tracks with this model's vectors in the store (0: not embedded yet). */
+  embedded: number;
+  /** A training job for it is queued or running. */
+  training: boolean;
+  /** The last loss per task. */
+  lastLoss: Record<string, number>;
+}
+
+/** The TensorFlow.js runtime this backend trains and embeds with (loaded on first use). */
+export interface ComputeRuntime {
+  backend: 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  device: string;
+  gpu: boolean;
+  /** Better backends passed over, and why (e.g. tfjs-node-gpu not installed, or CUDA not found). */
+  skipped: Array<{ name: string; reason: string }>;
+}
+
+/** A model's loss per task over its iterations, averaged over buckets of iterations. */
+export interface LossCurve {
+  model: string;
+  iterations: number;
+  done: number;
+  tasks: Array<{ task: string; points: Array<[number, number]> }>;
+}
+
+export type JobKind = 'scan' | 'analyze' | 'predict' | 'write-tags' | 'train' | 'embed' | 'compare';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobInfo {
@@ -164,6 +227,8 @@ export interface JobInfo {
   kind: JobKind;
   state: JobState;
   title: string;
+  /** What the job works on, when it is one thing (a model's name). */
+  subject: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -233,6 +298,15 @@ export interface ApiContract {
   startWriteTags: { req: { fields?: string[]; minConfidence?: number; trackIds?: number[] }; res: JobInfo };
   tagBatches: { req: Empty; res: TagBatch[] };
   undoTags: { req: { batch: string }; res: UndoResult };
+  compute: { req: Empty; res: ComputeRuntime };
+  models: { req: Empty; res: ModelSummary[] };
+  lossCurve: { req: { model: string; points?: number }; res: LossCurve };
+  startTrain: { req: TrainJobRequest; res: JobInfo };
+  startEmbed: { req: { model: string; rand?: boolean }; res: JobInfo };
+  deleteModel: { req: { model: string }; res: { deleted: string; representations: string[] } };
+  startCompare: { req: { representations: string[]; queriesFrom?: string; headFields?: string[]; headKind?: 'mlp' | 'linear'; minSupport?: number }; res: JobInfo };
+  /** The last comparison of representations (null before the first). */
+  comparison: { req: Empty; res: RepresentationComparison | null };
 }
 
 export type ApiMethod = keyof ApiContract;

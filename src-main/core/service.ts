@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { Earmark } from './api.js';
 import type {
   ApiEvent,
@@ -9,9 +9,14 @@ import type {
   ApiResponse,
   ErrorReport,
   MapData,
+  ModelSummary,
+  RepresentationComparison,
   SimilarRequest,
   TrackDetail,
+  TrainJobRequest,
 } from './contract.js';
+import { lastLoss, lossCurve, type LossPoint } from './learn/loss-curve.js';
+import { checkModelName, readMeta, type ModelMeta } from './learn/model-store.js';
 import { BadRequestError, validateRequest } from './contract-schema.js';
 import { projectUmap } from './eval/projection.js';
 import { JobManager } from './jobs/job-manager.js';
@@ -268,6 +273,131 @@ export class EarmarkService {
     });
   }
 
+  /** Loss of the running training jobs, iteration by iteration (the model file has it up to its last checkpoint). */
+  private readonly liveHistory = new Map<string, LossPoint[]>();
+
+  private modelHistory(name: string): { meta: ModelMeta; history: LossPoint[] } {
+    const meta = readMeta(join(this.earmark.paths.modelsDir, name));
+    const live = this.liveHistory.get(name) ?? [];
+    const saved = meta.history.filter((h) => !live.length || h.iteration < live[0].iteration);
+    return { meta, history: [...saved, ...live] };
+  }
+
+  private models(): ModelSummary[] {
+    return this.earmark.models().map((m) => {
+      const live = this.liveHistory.get(m.name);
+      const history = live?.length ? this.modelHistory(m.name).history : m.history;
+      return {
+        name: m.name,
+        kind: m.kind,
+        arch: m.arch,
+        fusion: m.fusion,
+        sources: m.sources,
+        fields: m.fields,
+        iterations: m.iterations,
+        done: live?.length ? (live.at(-1) as LossPoint).iteration : m.done,
+        heldOut: m.heldOut.length,
+        backend: m.backend,
+        createdAt: m.createdAt,
+        updatedAt: m.updatedAt,
+        embedded: this.earmark.store.vectorCount(m.name),
+        training: this.jobs.active(`train:${m.name}`),
+        lastLoss: lastLoss(history),
+      };
+    });
+  }
+
+  private startTrain(r: TrainJobRequest) {
+    const dir = join(this.earmark.paths.modelsDir, r.name);
+    try {
+      checkModelName(r.name);
+    } catch (e) {
+      throw new BadRequestError((e as Error).message);
+    }
+    const exists = existsSync(join(dir, 'earmark.json'));
+    if (this.jobs.active(`train:${r.name}`)) throw new BadRequestError(`"${r.name}" is training already.`);
+    if (exists && !r.resume) throw new BadRequestError(`A model named "${r.name}" exists already: choose another name, or resume it.`);
+    if (!exists && r.resume) throw new NotFoundError(`No model named "${r.name}" to resume.`);
+    const kind = r.kind ?? 'multitask';
+    return this.jobs.start(
+      'train',
+      `${r.resume ? 'Resume' : 'Train'} ${r.name}`,
+      async (ctx) => {
+        const rt = await this.earmark.tf();
+        const live: LossPoint[] = [];
+        this.liveHistory.set(r.name, live);
+        try {
+          const res = await this.earmark.trainEncoder({
+            ...r,
+            kind,
+            signal: ctx.signal,
+            onProgress: (p) => {
+              if (p.phase === 'training' && p.task !== undefined && p.loss !== undefined) {
+                live.push({ iteration: p.done, task: p.task, loss: p.loss });
+                ctx.progress({ phase: `training on ${rt.device}: ${p.task} loss ${p.loss.toFixed(4)}`, done: p.done, total: p.total });
+              } else ctx.progress({ phase: p.phase, done: p.done, total: p.total });
+            },
+          });
+          const m = res.meta;
+          if (res.cancelled) return `Stopped at iteration ${m.done} of ${m.iterations}, saved; resume to go on.`;
+          return `Trained "${m.name}" for ${m.iterations} iterations on ${rt.device}; embed it to search and compare with it.`;
+        } finally {
+          this.liveHistory.delete(r.name);
+        }
+      },
+      { key: `train:${r.name}`, subject: r.name },
+    );
+  }
+
+  private startEmbed(model: string, rand: boolean) {
+    this.modelHistory(model); // not-found before anything is queued
+    if (this.jobs.active(`train:${model}`)) throw new BadRequestError(`"${model}" is still training; embed it when it has finished or been stopped.`);
+    return this.jobs.start(
+      'embed',
+      rand ? `Embed with untrained ${model} (rand)` : `Embed with ${model}`,
+      async (ctx) => {
+        const r = await this.earmark.embed(model, { rand, signal: ctx.signal, onProgress: (p) => ctx.progress({ phase: p.phase, done: p.done, total: p.total }) });
+        return `${r.tracks} tracks embedded as "${r.representation}" (${r.dim} dimensions)${r.skipped ? `; ${r.skipped} could not be decoded` : ''}.`;
+      },
+      { key: `embed:${model}:${rand}`, subject: model },
+    );
+  }
+
+  private comparisonFile(): string {
+    return join(this.earmark.paths.home, 'evaluations', 'comparison.json');
+  }
+
+  private startCompare(o: ApiRequest<'startCompare'>) {
+    for (const rep of o.representations) if (this.earmark.store.vectorCount(rep) === 0) throw new BadRequestError(`No "${rep}" vectors yet: ${rep === 'dsp' || rep === 'mfcc' ? 'analyze the library' : 'embed with that model'} first.`);
+    if (o.queriesFrom) this.modelHistory(o.queriesFrom);
+    return this.jobs.start('compare', `Compare ${o.representations.join(', ')}`, async (ctx) => {
+      const r = await this.earmark.compareRepresentations(o.representations, {
+        queriesFrom: o.queriesFrom,
+        headFields: o.headFields,
+        headKind: o.headKind,
+        minSupport: o.minSupport,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress({ phase: `head for ${p.field} on ${p.representation}`, done: p.done, total: p.total }),
+      });
+      const file = this.comparisonFile();
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(`${file}.tmp`, JSON.stringify(r));
+      renameSync(`${file}.tmp`, file);
+      const best = [...r.rows].sort((a, b) => b.precision.genre - a.precision.genre)[0];
+      return `Compared ${r.rows.length} representations on ${r.queries} held-out queries; best genre precision@10: ${best.representation} (${best.precision.genre.toFixed(3)}).`;
+    });
+  }
+
+  private comparison(): RepresentationComparison | null {
+    const file = this.comparisonFile();
+    if (!existsSync(file)) return null;
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as RepresentationComparison;
+    } catch {
+      return null;
+    }
+  }
+
   private makeHandlers(): Handlers {
     const e = this.earmark;
     const handlers: Handlers = {
@@ -324,6 +454,27 @@ export class EarmarkService {
         this.emit({ type: 'library-changed' });
         return { batch, restored: r.written.length, refused: r.refused.map((x) => ({ path: x.path, message: x.message })) };
       },
+      compute: async () => {
+        const rt = await e.tf();
+        return { backend: rt.backend, device: rt.device, gpu: rt.device.startsWith('GPU'), skipped: rt.skipped };
+      },
+      models: () => this.models(),
+      lossCurve: ({ model, points }) => {
+        const { meta, history } = this.modelHistory(model);
+        return { model, iterations: meta.iterations, done: history.at(-1)?.iteration ?? meta.done, tasks: lossCurve(history, meta.iterations, points ?? 200) };
+      },
+      startTrain: (r) => this.startTrain(r),
+      startEmbed: ({ model, rand }) => this.startEmbed(model, !!rand),
+      deleteModel: ({ model }) => {
+        if (this.jobs.active(`train:${model}`) || this.jobs.active(`embed:${model}:true`) || this.jobs.active(`embed:${model}:false`)) {
+          throw new BadRequestError(`"${model}" is in use by a job; stop it first.`);
+        }
+        const r = e.deleteModel(model);
+        this.emit({ type: 'library-changed' });
+        return r;
+      },
+      startCompare: (o) => this.startCompare(o),
+      comparison: () => this.comparison(),
       settings: () => ({ ffmpegPath: e.store.setting('ffmpeg.path') ?? null }),
       updateSettings: ({ ffmpegPath }) => {
         if (ffmpegPath !== undefined) {

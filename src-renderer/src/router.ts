@@ -10,6 +10,7 @@ export const router = createRouter({
     { path: '/track/:id(\\d+)', name: 'track', component: () => import('./views/TrackView.vue'), props: (r) => ({ id: Number(r.params.id) }) },
     { path: '/map', name: 'map', component: () => import('./views/MapView.vue') },
     { path: '/tags', name: 'tags', component: () => import('./views/ReviewView.vue') },
+    { path: '/models', name: 'models', component: () => import('./views/ModelsView.vue') },
     { path: '/status', name: 'status', component: () => import('./views/StatusView.vue') },
   ],
 });

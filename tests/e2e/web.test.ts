@@ -29,11 +29,12 @@ async function shot(name: string): Promise<void> {
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
-async function jobState(kind: 'scan' | 'analyze' | 'predict' | 'write-tags'): Promise<string | null> {
+type Kind = 'scan' | 'analyze' | 'predict' | 'write-tags' | 'train' | 'embed' | 'compare';
+async function jobState(kind: Kind): Promise<string | null> {
   return page.locator(`[data-job=${kind}]`).first().getAttribute('data-state');
 }
-async function waitJob(kind: 'scan' | 'analyze' | 'predict' | 'write-tags', state: string, timeout = 240_000): Promise<void> {
-  await page.waitForSelector(`[data-job=${kind}][data-state=${state}]`, { timeout });
+async function waitJob(kind: Kind, state: string, timeout = 240_000, subject?: string): Promise<void> {
+  await page.waitForSelector(`[data-job=${kind}]${subject ? `[data-subject="${subject}"]` : ''}[data-state=${state}]`, { timeout });
 }
 /** A call to the server's API as the page makes it (token from the address the server printed). */
 async function apiCall<T>(method: string, req: unknown): Promise<T> {
@@ -329,4 +330,78 @@ describe('Earmark in a browser, in web mode', () => {
     await page.waitForFunction(() => /Restored \d+ files?/.test(document.querySelector('[data-testid=review-notice]')?.textContent ?? ''), undefined, { timeout: 60_000 });
     expect((await readTrackFacts(path)).facets.genre ?? []).toEqual(before);
   }, 300_000);
+
+  it('trains an encoder with a live loss plot, stops and resumes one, embeds with it and compares it with the built-in representations', async () => {
+    await page.click('[data-nav=models]');
+    await page.waitForSelector('[data-testid=compute-runtime] strong');
+    expect(await page.locator('[data-testid=compute-runtime]').textContent()).toMatch(/WebAssembly|JavaScript/);
+    expect(await page.locator('[data-testid=compute-runtime]').textContent()).toMatch(/no GPU in use/);
+    await page.fill('[data-testid=model-name]', 'genre-trip');
+    await page.check('[data-kind=triplet]');
+    await page.fill('[data-testid=iterations]', '24');
+    await page.fill('[data-testid=batch-size]', '8');
+    await page.click('[data-action=train]');
+    await waitJob('train', 'done', 300_000, 'genre-trip');
+    await page.waitForSelector('[data-model="genre-trip"][data-done="24"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=loss-chart]')?.getAttribute('data-points')) > 10);
+
+    // A long multi-task run, stopped while it trains and resumed from its checkpoint.
+    await page.fill('[data-testid=model-name]', 'multi');
+    await page.check('[data-kind=multitask]');
+    await page.fill('[data-testid=iterations]', '3000');
+    await page.click('[data-action=train]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-model="multi"]')?.getAttribute('data-done')) >= 3, undefined, { timeout: 120_000 });
+    await page.waitForSelector('[data-model="multi"] [data-testid=loss-chart], [data-testid=model-detail] [data-testid=loss-chart]');
+    await shot('13-training');
+    await page.click('[data-model="multi"] [data-action=stop]');
+    await waitJob('train', 'cancelled', 120_000, 'multi');
+    await page.waitForSelector('[data-model="multi"] [data-action=resume]');
+    const stopped = Number(await page.locator('[data-model="multi"]').getAttribute('data-done'));
+    expect(stopped).toBeGreaterThanOrEqual(3);
+    expect(stopped).toBeLessThan(3000);
+    // Resume goes on from the checkpoint, not from zero.
+    await page.click('[data-model="multi"] [data-action=resume]');
+    await page.waitForFunction((n) => Number(document.querySelector('[data-model="multi"]')?.getAttribute('data-done')) > n, stopped, { timeout: 120_000 });
+    await page.click('[data-model="multi"] [data-action=stop]');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-job=train][data-subject="multi"]')].every((j) => j.getAttribute('data-state') === 'cancelled'), undefined, { timeout: 120_000 });
+    const curve = await apiCall<{ tasks: Array<{ task: string; points: Array<[number, number]> }> }>('lossCurve', { model: 'multi', points: 2000 });
+    const iterations = curve.tasks.flatMap((t) => t.points.map((p) => p[0])).sort((x, y) => x - y);
+    expect(iterations[0]).toBeLessThanOrEqual(2); // buckets of 2 iterations: 3000 planned, 2000 points at most
+    expect(iterations.at(-1)).toBeGreaterThan(stopped);
+    expect(new Set(curve.tasks.map((t) => t.task))).toEqual(new Set(['tags', 'artist']));
+    page.once('dialog', (d) => void d.accept());
+    await page.click('[data-model="multi"] [data-action=delete]');
+    await page.waitForSelector('[data-model="multi"]', { state: 'detached' });
+
+    await page.click('[data-model="genre-trip"] [data-action=embed]');
+    await waitJob('embed', 'done', 300_000, 'genre-trip');
+    await page.click('[data-model="genre-trip"] [data-action=embed-rand]');
+    await page.waitForFunction(
+      () => {
+        const embeds = [...document.querySelectorAll('[data-job=embed][data-subject="genre-trip"]')];
+        return embeds.length === 2 && embeds.every((j) => j.getAttribute('data-state') === 'done');
+      },
+      undefined,
+      { timeout: 300_000 },
+    );
+    await page.waitForSelector('[data-model="genre-trip"]:not([data-embedded="0"])');
+    await page.waitForSelector('input[data-rep=rand]');
+    for (const rep of ['dsp', 'mfcc', 'rand', 'genre-trip']) await page.check(`input[data-rep="${rep}"]`);
+    await page.selectOption('select[aria-label=Queries]', 'genre-trip');
+    await page.fill('[data-testid=compare-min-support]', '2');
+    await page.click('[data-action=compare]');
+    await waitJob('compare', 'done', 300_000);
+    await page.waitForSelector('[data-testid=comparison-table] tr[data-rep="genre-trip"]');
+    const reps = await page.locator('[data-testid=comparison-table] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-rep')));
+    expect(reps).toEqual(['dsp', 'mfcc', 'rand', 'genre-trip']);
+    const genreP = await page.locator('[data-testid=comparison-table] tr[data-rep="genre-trip"] td[data-facet=genre]').textContent();
+    expect(Number(genreP)).toBeGreaterThanOrEqual(0);
+    expect(await page.locator('[data-testid=comparison-table] tr[data-rep="genre-trip"] td[data-head=genre]').textContent()).toMatch(/acc \d/);
+    expect(await page.locator('[data-testid=comparison-chart] rect').count()).toBe(4 * 5);
+    await shot('14-models-comparison');
+    // The new representation searches like any other.
+    const seed = (await apiCall<{ rows: Array<{ id: number }> }>('queryTracks', { offset: 0, limit: 1, status: 'analyzed' })).rows[0].id;
+    const sim = await apiCall<{ results: unknown[] }>('similar', { trackIds: [seed], representation: 'genre-trip', k: 5 });
+    expect(sim.results).toHaveLength(5);
+  }, 900_000);
 });

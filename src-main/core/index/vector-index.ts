@@ -205,6 +205,15 @@ export class VectorIndexes {
     return res.neighbors.map((id, i) => ({ trackId: id, score: 1 - res.distances[i] }));
   }
 
+  /** Forget a representation's index and delete its files. */
+  remove(rep: string): void {
+    this.loaded.delete(rep);
+    const { index, meta } = this.paths(rep);
+    // The metadata first: an index file without it is never trusted.
+    rmSync(meta, { force: true });
+    rmSync(index, { force: true });
+  }
+
   forget(rep?: string): void {
     if (rep) this.loaded.delete(rep);
     else this.loaded.clear();

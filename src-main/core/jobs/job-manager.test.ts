@@ -42,6 +42,23 @@ describe('JobManager', () => {
     return m.idle();
   });
 
+  it('keys jobs by subject: two models train one after the other, one model never twice at once', async () => {
+    const m = new JobManager();
+    const a = m.start('train', 'Train a', () => sleep(30).then(() => 'a'), { key: 'train:a', subject: 'a' });
+    const again = m.start('train', 'Train a', async () => 'dup', { key: 'train:a', subject: 'a' });
+    const b = m.start('train', 'Train b', async () => 'b', { key: 'train:b', subject: 'b' });
+    expect(again.id).toBe(a.id);
+    expect(b.id).not.toBe(a.id);
+    expect(m.active('train:a')).toBe(true);
+    expect(m.list().map((j) => [j.subject, j.state])).toEqual([
+      ['a', 'running'],
+      ['b', 'queued'],
+    ]);
+    await m.idle();
+    expect(m.active('train:a')).toBe(false);
+    expect(m.list().map((j) => j.message)).toEqual(['a', 'b']);
+  });
+
   it('cancels a running job through its signal and a queued one before it starts', async () => {
     const m = new JobManager({ emitEveryMs: 0 });
     const running = m.start('scan', 'Scan', async (ctx) => {

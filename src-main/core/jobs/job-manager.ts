@@ -11,6 +11,8 @@ export type JobRunner = (ctx: JobContext) => Promise<string>;
 
 interface Entry {
   info: JobInfo;
+  /** Jobs with the same key are not queued twice. */
+  key: string;
   run: JobRunner;
   controller: AbortController;
   lastEmit: number;
@@ -40,15 +42,20 @@ export class JobManager {
     for (const l of this.listeners) l(snapshot);
   }
 
-  /** Queue a job; a queued or running job of the same kind is returned instead of a duplicate. */
-  start(kind: JobKind, title: string, run: JobRunner): JobInfo {
-    const same = this.jobs.find((j) => j.info.kind === kind && (j.info.state === 'queued' || (j.info.state === 'running' && kind === 'analyze')));
+  /**
+   * Queue a job; a queued job with the same key (by default its kind) is returned instead of a duplicate, and
+   * so is a running one for analysis and for keyed jobs (training one model twice at once makes no sense).
+   */
+  start(kind: JobKind, title: string, run: JobRunner, o: { key?: string; subject?: string } = {}): JobInfo {
+    const key = o.key ?? kind;
+    const same = this.jobs.find((j) => j.key === key && (j.info.state === 'queued' || (j.info.state === 'running' && (kind === 'analyze' || key !== kind))));
     if (same) return { ...same.info };
     const info: JobInfo = {
       id: randomUUID().slice(0, 8),
       kind,
       state: 'queued',
       title,
+      subject: o.subject ?? null,
       createdAt: Date.now(),
       startedAt: null,
       finishedAt: null,
@@ -60,7 +67,7 @@ export class JobManager {
       current: null,
       message: null,
     };
-    const e: Entry = { info, run, controller: new AbortController(), lastEmit: 0 };
+    const e: Entry = { info, key, run, controller: new AbortController(), lastEmit: 0 };
     this.jobs.push(e);
     const keep = this.o.keep ?? 20;
     while (this.jobs.length > keep) {
@@ -89,6 +96,11 @@ export class JobManager {
 
   list(): JobInfo[] {
     return this.jobs.map((j) => ({ ...j.info }));
+  }
+
+  /** Whether a job with this key is queued or running. */
+  active(key: string): boolean {
+    return this.jobs.some((j) => j.key === key && (j.info.state === 'queued' || j.info.state === 'running'));
   }
 
   get(id: string): JobInfo | undefined {

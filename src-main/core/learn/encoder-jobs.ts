@@ -165,6 +165,9 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
   };
   let cancelled = false;
   try {
+    // A new model is on disk from its first step (iteration 0: its held-out tracks, statistics and initial
+    // weights), so it can be listed, followed and resumed however early the run stops.
+    if (!previous) await save(0);
     if (kind === 'multitask') await trainMultitask(tf, enc, sources, input, common);
     else await trainTriplet(tf, enc, input, { ...common, relatedness: relatedness as Map<number, Float32Array>, albums: albumsOf(ctx.store), selection: r.selection });
   } catch (e) {

@@ -1,9 +1,9 @@
 import type { Tensor } from '@tensorflow/tfjs';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../tests/helpers/fixtures.js';
-import { exportModel, importModel, listModels, loadModel, saveModel, checkModelName, type ModelMeta } from './model-store.js';
+import { exportModel, importModel, listModels, loadModel, readMeta, saveModel, checkModelName, type ModelMeta } from './model-store.js';
 import { buildEncoder, disposeEncoder } from './nets/encoders.js';
 import { PATCH_SPECS } from './patches.js';
 import { loadTf, type Tf } from './tf/backend.js';
@@ -60,5 +60,25 @@ describe('model files', () => {
     expect(() => checkModelName('dsp')).toThrow(/built-in/);
     expect(() => checkModelName('../x')).toThrow(/starts with a letter/);
     expect(() => checkModelName('genre-triplet.v2')).not.toThrow();
+    expect(() => checkModelName('mine.old')).toThrow(/may not end/);
+  });
+
+  it('finishes a save that was killed between its two renames: the new version if whole, else the old one', () => {
+    const models = join(t.dir, 'crash');
+    const write = (dir: string, name: string, done: number, whole = true) => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'model.json'), '{}');
+      writeFileSync(join(dir, 'weights.bin'), 'w');
+      if (whole) writeFileSync(join(dir, 'earmark.json'), JSON.stringify({ ...meta(name), done }));
+    };
+    // Killed after `a` moved aside and the new version was complete: the new one wins.
+    write(join(models, 'a.old'), 'a', 5);
+    write(join(models, 'a.saving'), 'a', 10);
+    // Killed while the new version of `b` was being written: the old one comes back.
+    write(join(models, 'b.old'), 'b', 5);
+    write(join(models, 'b.saving'), 'b', 10, false);
+    expect(listModels(models).map((m) => [m.name, m.done]).sort()).toEqual([['a', 10], ['b', 5]]);
+    expect(readdirSync(models).sort()).toEqual(['a', 'b', 'b.saving']);
+    expect(() => readMeta(join(models, 'nothing'))).toThrow(/No model named "nothing"/);
   });
 });

@@ -1,6 +1,6 @@
 import type { io, LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { buildEncoder, type Arch, type Encoder, type EncoderSpec, type Fusion } from './nets/encoders.js';
 import type { PatchSpec } from './patches.js';
 import type { Tf } from './tf/backend.js';
@@ -42,6 +42,31 @@ export const RESERVED_NAMES = new Set(['dsp', 'mfcc', 'rand', 'random']);
 export function checkModelName(name: string): void {
   if (!NAME.test(name)) throw new Error(`A model name starts with a letter and has up to 64 letters, digits, ".", "_" or "-": ${JSON.stringify(name)} does not.`);
   if (RESERVED_NAMES.has(name.toLowerCase())) throw new Error(`"${name}" is a built-in representation's name; choose another.`);
+  if (/\.(saving|old|deleting)$/i.test(name)) throw new Error(`A model name may not end in ".saving", ".old" or ".deleting" (Earmark's own working folders): ${JSON.stringify(name)}.`);
+}
+
+/** A model that is not there: reported as not-found by every shell. */
+export class ModelNotFoundError extends Error {
+  readonly code = 'not-found';
+}
+
+/**
+ * Finish a save that a crash or kill interrupted between its two renames (`dir` → `dir.old`, `dir.saving` →
+ * `dir`): the new version if it was written whole (its `earmark.json` is written last), else the old one.
+ */
+export function recoverModel(dir: string): void {
+  const old = `${dir}.old`;
+  const saving = `${dir}.saving`;
+  if (existsSync(dir)) {
+    rmSync(old, { recursive: true, force: true });
+    return;
+  }
+  if (!existsSync(old)) return;
+  const whole = ['model.json', 'weights.bin', 'earmark.json'].every((f) => existsSync(join(saving, f)));
+  if (whole) {
+    renameSync(saving, dir);
+    rmSync(old, { recursive: true, force: true });
+  } else renameSync(old, dir);
 }
 
 /** The whole network as one layers model: outputs `[feature, …task outputs]`. */
@@ -77,8 +102,9 @@ export async function saveModel(tf: Tf, dir: string, enc: Encoder, meta: ModelMe
 }
 
 export function readMeta(dir: string): ModelMeta {
+  recoverModel(dir);
   const p = join(dir, 'earmark.json');
-  if (!existsSync(p)) throw new Error(`No model at ${dir}.`);
+  if (!existsSync(p)) throw new ModelNotFoundError(`No model named "${basename(dir)}" (see \`earmark models\`).`);
   return JSON.parse(readFileSync(p, 'utf8')) as ModelMeta;
 }
 
@@ -103,9 +129,14 @@ export async function loadModel(tf: Tf, dir: string, { untrained = false } = {})
 
 export function listModels(modelsDir: string): ModelMeta[] {
   if (!existsSync(modelsDir)) return [];
+  for (const d of readdirSync(modelsDir)) {
+    if (d.endsWith('.old')) recoverModel(join(modelsDir, d.slice(0, -4)));
+    // A delete that was interrupted: finish it.
+    if (d.endsWith('.deleting')) rmSync(join(modelsDir, d), { recursive: true, force: true });
+  }
   return readdirSync(modelsDir)
     .filter((d) => !d.includes('.') || NAME.test(d))
-    .filter((d) => existsSync(join(modelsDir, d, 'earmark.json')) && !d.endsWith('.saving') && !d.endsWith('.old'))
+    .filter((d) => existsSync(join(modelsDir, d, 'earmark.json')) && !/\.(saving|old|deleting)$/.test(d))
     .map((d) => readMeta(join(modelsDir, d)));
 }
 

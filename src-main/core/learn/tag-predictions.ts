@@ -437,12 +437,14 @@ export interface TagEvaluation {
   representation: string;
   kind: HeadKind;
   multiLabel: boolean;
-  split: 'stratified' | 'artist';
+  /** How the held-out tracks were chosen: stratified by value, by artist, or given (an encoder's held-out tracks). */
+  split: 'stratified' | 'artist' | 'held-out';
   values: string[];
   train: number;
   test: number;
   /** Single-label. */
   accuracy?: number;
+  /** Both kinds: the mean F1 over the values present among the held-out tracks. */
   macroF1?: number;
   logLoss?: number;
   majority?: { value: string; accuracy: number; macroF1: number };
@@ -463,7 +465,13 @@ export interface TagEvaluation {
 export async function evaluateTags(
   store: LibraryStore,
   tf: Tf,
-  o: HeadOptions & { split?: 'stratified' | 'artist'; signal?: AbortSignal; onProgress?: (epoch: number, epochs: number, loss: number) => void },
+  o: HeadOptions & {
+    split?: 'stratified' | 'artist';
+    /** Evaluate on exactly these tracks (those tagged in the field), training on the others: e.g. the tracks an encoder never saw. */
+    testTracks?: readonly number[];
+    signal?: AbortSignal;
+    onProgress?: (epoch: number, epochs: number, loss: number) => void;
+  },
 ): Promise<TagEvaluation> {
   const field = o.field.toLowerCase();
   const multiLabel = o.multiLabel ?? isMultiLabelField(field);
@@ -473,9 +481,14 @@ export async function evaluateTags(
   const L = gather(store, { ...o, field }, multiLabel);
   const x = L.teach.map((t) => L.tracks[t.at].x);
   const y = L.teach.map((t) => t.y);
-  const splitKind = o.split ?? 'stratified';
+  const splitKind: TagEvaluation['split'] = o.testTracks ? 'held-out' : (o.split ?? 'stratified');
   let split;
-  if (splitKind === 'artist') {
+  if (o.testTracks) {
+    const test = new Set(o.testTracks);
+    const idx = L.teach.map((_, i) => i);
+    split = { train: idx.filter((i) => !test.has(L.tracks[L.teach[i].at].id)), test: idx.filter((i) => test.has(L.tracks[L.teach[i].at].id)) };
+    if (split.train.length < 2) throw new HeadDataError(`Only ${split.train.length} tagged tracks outside the held-out set to train a "${field}" head on.`);
+  } else if (splitKind === 'artist') {
     const artists = L.teach.map((t) => {
       const row = store.trackById(L.tracks[t.at].id);
       return valueKey(row?.album_artist ?? row?.artist ?? `track ${L.tracks[t.at].id}`);
@@ -519,11 +532,14 @@ export async function evaluateTags(
     const thresholds = calibrateThresholds(headProbabilities(tf, head, val.x), val.y, n, true);
     const truth = testY.map((vs) => Float32Array.from({ length: n }, (_, v) => (vs.includes(v) ? 1 : 0)));
     const decided = testProbs.map((p) => Float32Array.from(p, (q, v) => (q >= thresholds[v] ? 1 : 0)));
+    const per = perValue(truth, decided, n);
     return {
       ...base,
       meanAveragePrecision: meanAveragePrecision(truth, testProbs, n),
+      // Over the values present among the held-out tracks, as for single-label fields.
+      macroF1: per.filter((p) => p.support > 0).reduce((a, p) => a + p.f1, 0) / Math.max(1, per.filter((p) => p.support > 0).length),
       thresholds,
-      perValue: perValue(truth, decided, n).map((p, v) => ({ value: L.values[v], ...p })),
+      perValue: per.map((p, v) => ({ value: L.values[v], ...p })),
     };
   } finally {
     disposeHead(head);

@@ -257,6 +257,10 @@ export class LibraryStore {
       this.db.prepare('INSERT INTO representations (name, kind, dim, version, created_at) VALUES (?, ?, ?, ?, ?)').run(name, kind, dim, version, Date.now());
     });
   }
+  /** Drop a representation and all its vectors. */
+  deleteRepresentation(name: string): void {
+    this.db.prepare('DELETE FROM representations WHERE name = ?').run(name);
+  }
   representation(name: string): RepresentationRow | undefined {
     return this.db.prepare('SELECT * FROM representations WHERE name = ?').get(name) as RepresentationRow | undefined;
   }

@@ -1,4 +1,5 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+import { ENCODER_ARCHS, ENCODER_FUSIONS } from '../../contract.js';
 import type { Tf } from '../tf/backend.js';
 
 /**
@@ -25,9 +26,9 @@ import type { Tf } from '../tf/backend.js';
  * - `MS-SR@FC` everything shared up to fc-feature, one output layer per task: a single feature.
  * A network built without tasks (the triplet case) is the trunk with its feature (or embedding) alone.
  */
-export type Arch = 'base-cnn' | 'dcnn' | 'dpnn';
-export type Fusion = 'SS-R' | 'MSS-CR' | 'MS-CR@2' | 'MS-CR@4' | 'MS-CR@6' | 'MS-SR@FC';
-export const FUSIONS: readonly Fusion[] = ['SS-R', 'MSS-CR', 'MS-CR@2', 'MS-CR@4', 'MS-CR@6', 'MS-SR@FC'];
+export type Arch = (typeof ENCODER_ARCHS)[number];
+export type Fusion = (typeof ENCODER_FUSIONS)[number];
+export const FUSIONS: readonly Fusion[] = ENCODER_FUSIONS;
 
 export interface TaskSpec {
   name: string;

@@ -19,7 +19,8 @@ function importer(modules: Record<string, unknown>, seen: string[]): Importer {
   return async (s) => {
     seen.push(s);
     if (s in modules) return modules[s];
-    if (s.startsWith('@tensorflow/tfjs-node')) throw new Error(`Cannot find module '${s}'`);
+    // What Node's import() throws for a package that is not installed.
+    if (s.startsWith('@tensorflow/tfjs-node')) throw Object.assign(new Error(`Cannot find package '${s}' imported from /app/out/main/index.js`), { code: 'ERR_MODULE_NOT_FOUND' });
     return import(s);
   };
 }
@@ -45,7 +46,17 @@ describe('loadTf', () => {
     expect(rt.backend).toBe('tensorflow');
     expect(rt.device).toBe('CPU (native libtensorflow)');
     expect(rt.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu']);
-    expect(rt.skipped[0].reason).toMatch(/Cannot find module/);
+    expect(rt.skipped[0].reason).toBe('@tensorflow/tfjs-node-gpu is not installed');
+  });
+
+  it('reports why an installed GPU package could not load (no CUDA libraries) and goes on to the next backend', async () => {
+    const broken: Importer = async (s) => {
+      if (s === '@tensorflow/tfjs-node-gpu') throw new Error('libcudart.so.11.0: cannot open shared object file: No such file or directory');
+      return importer({ '@tensorflow/tfjs-node': nativeModule(false) }, [])(s);
+    };
+    const rt = await loadTf({ importer: broken });
+    expect(rt.backend).toBe('tensorflow');
+    expect(rt.skipped).toEqual([{ name: 'tensorflow-gpu', reason: 'libcudart.so.11.0: cannot open shared object file: No such file or directory' }]);
   });
 
   it('falls back to WebAssembly when neither native package is installed (as here), and reports why', async () => {

@@ -26,7 +26,10 @@ interface NodeBinding {
 }
 
 function errorText(e: unknown): string {
+  const code = (e as { code?: string } | null)?.code;
   const m = e instanceof Error ? e.message : String(e);
+  const missing = /Cannot find (?:package|module) '([^']+)'/.exec(m);
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && missing) return `${missing[1]} is not installed`;
   return m.split('\n')[0].slice(0, 300);
 }
 

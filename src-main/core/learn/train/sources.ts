@@ -1,4 +1,5 @@
 import { facetVocabulary, valueKey } from '../../library/facets.js';
+import { LEARNING_SOURCES } from '../../contract.js';
 import type { LibraryStore } from '../../store/library-store.js';
 import { dense, fitGmm1d, lsi, plsa, responsibilities } from '../targets/index.js';
 
@@ -12,8 +13,8 @@ import { dense, fitGmm1d, lsi, plsa, responsibilities } from '../targets/index.j
  * - `bpm` — the `bpm` tag through a GMM likewise.
  * A source with too little data is refused with the reason (`SourceError`).
  */
-export type SourceName = 'tags' | 'artist' | 'year' | 'bpm';
-export const SOURCE_NAMES: readonly SourceName[] = ['tags', 'artist', 'year', 'bpm'];
+export type SourceName = (typeof LEARNING_SOURCES)[number];
+export const SOURCE_NAMES: readonly SourceName[] = LEARNING_SOURCES;
 
 export interface Source {
   name: SourceName;

@@ -1,0 +1,92 @@
+import { defineStore } from 'pinia';
+import { computed, ref } from 'vue';
+import type { ComputeRuntime, LossCurve, ModelSummary, RepresentationComparison, TrainJobRequest } from '../../../src-main/core/contract';
+import { api } from '../services/api';
+import { describeError } from './errors';
+import { useJobs } from './jobs';
+
+/** Trained encoders: the list, training/embedding jobs, the selected model's live loss, and the comparison of representations. */
+export const useModels = defineStore('models', () => {
+  const models = ref<ModelSummary[]>([]);
+  const selected = ref<string>('');
+  const curve = ref<LossCurve | null>(null);
+  const compute = ref<ComputeRuntime | null>(null);
+  const comparison = ref<RepresentationComparison | null>(null);
+  const error = ref<string | null>(null);
+  const notice = ref<string | null>(null);
+  const current = computed(() => models.value.find((m) => m.name === selected.value) ?? null);
+
+  async function guard<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    error.value = null;
+    try {
+      return await fn();
+    } catch (e) {
+      error.value = describeError(e);
+      return undefined;
+    }
+  }
+
+  async function loadCurve(): Promise<void> {
+    if (!selected.value) {
+      curve.value = null;
+      return;
+    }
+    const name = selected.value;
+    try {
+      const c = await api.lossCurve({ model: name, points: 300 });
+      if (selected.value === name) curve.value = c;
+    } catch (e) {
+      // The model may have been deleted meanwhile.
+      if (selected.value === name) curve.value = null;
+      error.value = describeError(e);
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    await guard(async () => {
+      const [m, c] = await Promise.all([api.models(), api.comparison()]);
+      models.value = m.sort((a, b) => b.createdAt - a.createdAt);
+      comparison.value = c;
+      // Keep the selection on a model whose training job has not written its first checkpoint yet.
+      const pending = useJobs().active.some((j) => j.kind === 'train' && j.subject === selected.value);
+      if (!m.some((x) => x.name === selected.value) && !pending) selected.value = models.value[0]?.name ?? '';
+    });
+    await loadCurve();
+  }
+
+  async function loadCompute(): Promise<void> {
+    await guard(async () => {
+      compute.value = await api.compute();
+    });
+  }
+
+  async function train(r: TrainJobRequest): Promise<boolean> {
+    notice.value = null;
+    const job = await guard(() => api.startTrain(r));
+    if (!job) return false;
+    useJobs().upsert(job);
+    selected.value = r.name;
+    return true;
+  }
+
+  async function embed(model: string, rand = false): Promise<void> {
+    notice.value = null;
+    const job = await guard(() => api.startEmbed({ model, rand }));
+    if (job) useJobs().upsert(job);
+  }
+
+  async function remove(model: string): Promise<void> {
+    const r = await guard(() => api.deleteModel({ model }));
+    if (!r) return;
+    notice.value = `Deleted "${r.deleted}"${r.representations.length ? ` and its vectors (${r.representations.join(', ')})` : ''}.`;
+    await refresh();
+  }
+
+  async function compare(representations: string[], queriesFrom: string | undefined, headFields: string[], minSupport: number): Promise<void> {
+    notice.value = null;
+    const job = await guard(() => api.startCompare({ representations, queriesFrom, headFields, minSupport }));
+    if (job) useJobs().upsert(job);
+  }
+
+  return { models, selected, curve, compute, comparison, error, notice, current, refresh, loadCurve, loadCompute, train, embed, remove, compare };
+});
