@@ -326,38 +326,70 @@ async function heads(): Promise<void> {
 }
 
 /**
- * Encoders: training throughput (patches/s, batch 16, multi-task step with KL loss) and embedding throughput
- * (tracks/s for 30 s of log-mel) for each architecture, on the backend this machine resolves.
+ * Encoders: training throughput (patches/s, multi-task step with KL loss) and embedding throughput (tracks/s
+ * for 30 s of log-mel) for each architecture, on every backend that loads here — the one this machine resolves
+ * and the plain JavaScript `cpu` backend (fewer steps there: it is slow) — with the speed-up over `cpu`
+ * from the same run.
  */
 async function encoders(): Promise<void> {
   const rt = await loadTf();
   const { tf } = rt;
-  log(`\nEncoders on ${rt.device} (${rt.backend})`);
-  const out: Record<string, unknown> = { backend: rt.backend, device: rt.device };
-  for (const arch of ['dcnn', 'base-cnn', 'dpnn'] as const) {
-    const { frames, nMels, patch } = ARCH_INPUT[arch];
-    const enc = buildEncoder(tf, { arch, fusion: 'SS-R', tasks: [{ name: 'tags', outputs: 20 }], frames, nMels, seed: 1 });
-    const rng = new Random(1);
-    const ids = Array.from({ length: 32 }, (_, i) => i + 1);
-    const spec = PATCH_SPECS[patch];
-    const nFrames = Math.round((30 * spec.sr) / spec.hopLength);
-    const logMels = new Map(ids.map((id) => [id, { nMels, segments: [Float32Array.from({ length: nFrames * nMels }, () => rng.normal())] }]));
-    const mean = new Float32Array(nMels);
-    const std = new Float32Array(nMels).fill(1);
-    const targets = new Map(ids.map((id) => [id, Float32Array.from({ length: 20 }, (_, k) => (k === id % 20 ? 1 : 0))]));
-    const steps = 4;
-    const batch = 16;
-    await trainMultitask(tf, enc, [{ name: 'tags', k: 20, targets, describe: '' }], { logMels, mean, std, frames }, { iterations: 1, batchSize: batch }); // warm-up
-    const t0 = performance.now();
-    await trainMultitask(tf, enc, [{ name: 'tags', k: 20, targets, describe: '' }], { logMels, mean, std, frames }, { iterations: steps, batchSize: batch });
-    const trainS = (performance.now() - t0) / 1000;
-    const t1 = performance.now();
-    for (const id of ids.slice(0, 4)) embedTrack(tf, enc.featureModel, logMels.get(id) as LogMel, { mean, std, frames }, 'multitask');
-    const embedS = (performance.now() - t1) / 1000;
-    disposeEncoder(enc);
-    out[arch] = { patchesPerSecond: (steps * batch) / trainS, tracksPerSecond: 4 / embedS };
-    log(`  ${arch.padEnd(9)} training ${((steps * batch) / trainS).toFixed(1)} patches/s (${frames} × ${nMels}, batch ${batch}); embedding ${(4 / embedS).toFixed(2)} tracks/s (30 s each)`);
+  const out: Record<string, unknown> = { resolved: rt.backend, device: rt.device };
+  const backends = [...new Set([tf.getBackend(), 'wasm', 'cpu'])];
+  const measured: Record<string, Record<string, { patchesPerSecond: number; tracksPerSecond: number }>> = {};
+  for (const backend of backends) {
+    let ok = false;
+    try {
+      ok = await tf.setBackend(backend);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      log(`\nEncoders on ${backend}: not available here`);
+      continue;
+    }
+    await tf.ready();
+    const slow = backend === 'cpu';
+    log(`\nEncoders on ${backend === rt.backend ? rt.device : backend === 'cpu' ? 'CPU (JavaScript)' : backend} (${backend})`);
+    measured[backend] = {};
+    for (const arch of ['dcnn', 'base-cnn', 'dpnn'] as const) {
+      const { frames, nMels, patch } = ARCH_INPUT[arch];
+      const enc = buildEncoder(tf, { arch, fusion: 'SS-R', tasks: [{ name: 'tags', outputs: 20 }], frames, nMels, seed: 1 });
+      const rng = new Random(1);
+      const ids = Array.from({ length: 32 }, (_, i) => i + 1);
+      const spec = PATCH_SPECS[patch];
+      const nFrames = Math.round((30 * spec.sr) / spec.hopLength);
+      const logMels = new Map(ids.map((id) => [id, { nMels, segments: [Float32Array.from({ length: nFrames * nMels }, () => rng.normal())] }]));
+      const mean = new Float32Array(nMels);
+      const std = new Float32Array(nMels).fill(1);
+      const targets = new Map(ids.map((id) => [id, Float32Array.from({ length: 20 }, (_, k) => (k === id % 20 ? 1 : 0))]));
+      const steps = slow ? 1 : 4;
+      const batch = slow ? 8 : 16;
+      const embedTracks = slow ? 1 : 4;
+      const source = [{ name: 'tags' as const, k: 20, targets, describe: '' }];
+      await trainMultitask(tf, enc, source, { logMels, mean, std, frames }, { iterations: 1, batchSize: batch }); // warm-up
+      const t0 = performance.now();
+      await trainMultitask(tf, enc, source, { logMels, mean, std, frames }, { iterations: steps, batchSize: batch });
+      const trainS = (performance.now() - t0) / 1000;
+      const t1 = performance.now();
+      for (const id of ids.slice(0, embedTracks)) embedTrack(tf, enc.featureModel, logMels.get(id) as LogMel, { mean, std, frames }, 'multitask');
+      const embedS = (performance.now() - t1) / 1000;
+      disposeEncoder(enc);
+      const m = { patchesPerSecond: (steps * batch) / trainS, tracksPerSecond: embedTracks / embedS };
+      measured[backend][arch] = m;
+      log(`  ${arch.padEnd(9)} training ${m.patchesPerSecond.toFixed(1)} patches/s (${frames} × ${nMels}, batch ${batch}); embedding ${m.tracksPerSecond.toFixed(2)} tracks/s (30 s each)`);
+    }
   }
+  // Ratios against the JavaScript backend, from this run.
+  if (measured.cpu) {
+    for (const [backend, archs] of Object.entries(measured)) {
+      if (backend === 'cpu') continue;
+      const parts = Object.entries(archs).map(([arch, m]) => `${arch} ×${(m.patchesPerSecond / measured.cpu[arch].patchesPerSecond).toFixed(1)} training, ×${(m.tracksPerSecond / measured.cpu[arch].tracksPerSecond).toFixed(1)} embedding`);
+      log(`  ${backend} vs cpu: ${parts.join('; ')}`);
+    }
+  }
+  await tf.setBackend(rt.backend === 'tensorflow-gpu' ? 'tensorflow' : rt.backend);
+  out.backends = measured;
   results.encoders = out;
 }
 

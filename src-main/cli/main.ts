@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Earmark, type SimilarQuery } from '../core/api.js';
 import { EarmarkService } from '../core/service.js';
+import { LEARNING_SOURCES } from '../core/contract.js';
 import { facetVocabulary, listAliases, removeAlias, setAlias } from '../core/library/facets.js';
 import { startServer } from '../server/server.js';
 import { formatDuration, ProgressBar } from './progress.js';
@@ -560,7 +561,7 @@ program
   .description('train an encoder on the library: multi-task (seed 001) or triplet (seed 004); checkpointed, resumable')
   .requiredOption('--name <name>', 'the model (and its representation) name')
   .addOption(new Option('--kind <kind>', 'multitask or triplet').choices(['multitask', 'triplet']).default('multitask'))
-  .option('--sources <list>', 'multi-task learning sources: tags, artist, year, bpm', fieldList, ['tags', 'artist'])
+  .option('--sources <list>', `multi-task learning sources: ${LEARNING_SOURCES.join(', ')}`, fieldList, ['tags', 'artist'])
   .option('--fields <list>', 'tag fields behind the tags source / triplet relatedness', fieldList, ['genre', 'mood', 'style'])
   .addOption(new Option('--arch <arch>', 'network').choices(['dcnn', 'base-cnn', 'dpnn']).default('dcnn'))
   .addOption(new Option('--fusion <f>', 'how tasks share the network').choices(['SS-R', 'MSS-CR', 'MS-CR@2', 'MS-CR@4', 'MS-CR@6', 'MS-SR@FC']))
@@ -593,12 +594,14 @@ program
       await withEarmark(cmd, async (e) => {
         const rt = await e.tf();
         if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
-        const bar = new ProgressBar('Training');
+        // One bar per phase (log-mel spectrograms, audio targets, training).
+        let phase = '';
+        let bar = new ProgressBar('Training');
         await interruptible('Stopping after this iteration… (run again with --resume to continue)', async (signal) => {
           const r = await e.trainEncoder({
             name: o.name,
             kind: o.kind,
-            sources: o.sources as Array<'tags' | 'artist' | 'year' | 'bpm'>,
+            sources: o.sources as Array<(typeof LEARNING_SOURCES)[number]>,
             fields: o.fields,
             arch: o.arch,
             fusion: o.fusion,
@@ -609,7 +612,14 @@ program
             seed: o.seed,
             resume: o.resume,
             signal,
-            onProgress: (p) => bar.update(p.done, p.total, { current: p.loss !== undefined ? `${p.task} loss ${p.loss.toFixed(3)}` : p.phase }),
+            onProgress: (p) => {
+              if (p.phase !== phase) {
+                bar.done();
+                phase = p.phase;
+                bar = new ProgressBar(phase === 'training' ? 'Training' : `${phase[0].toUpperCase()}${phase.slice(1)}`);
+              }
+              bar.update(p.done, p.total, { current: p.loss !== undefined ? `${p.task} loss ${p.loss.toFixed(3)}` : null });
+            },
           });
           bar.done();
           const m = r.meta;

@@ -161,7 +161,7 @@ export const ENCODER_ARCHS = ['base-cnn', 'dcnn', 'dpnn'] as const;
 /** Sharing strategies of multi-task networks (seed 001 §3.2). */
 export const ENCODER_FUSIONS = ['SS-R', 'MSS-CR', 'MS-CR@2', 'MS-CR@4', 'MS-CR@6', 'MS-SR@FC'] as const;
 /** Learning sources a multi-task encoder can learn from (see `core/learn/train/sources.ts`). */
-export const LEARNING_SOURCES = ['tags', 'artist', 'year', 'bpm'] as const;
+export const LEARNING_SOURCES = ['tags', 'artist', 'artist-tags', 'agf-mfcc', 'agf-dmfcc', 'agf-subgenre', 'year', 'bpm', 'self'] as const;
 
 export interface TrainJobRequest {
   name: string;

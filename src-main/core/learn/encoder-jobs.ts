@@ -10,7 +10,7 @@ import { checkModelName, loadModel, readMeta, saveModel, type ModelMeta } from '
 import { ARCH_INPUT, buildEncoder, disposeEncoder, type Arch, type Fusion } from './nets/encoders.js';
 import { bandStatistics, LogMelCache, PATCH_SPECS, type LogMel, type PatchSpec } from './patches.js';
 import type { TfRuntime } from './tf/backend.js';
-import { buildSource, lsiVectors, type Source, type SourceName } from './train/sources.js';
+import { AUDIO_SOURCES, audioSourceTracks, buildAudioSource, buildSource, lsiVectors, SourceError, type Source, type SourceName } from './train/sources.js';
 import { embedTrack, trainMultitask, trainTriplet } from './train/trainer.js';
 
 /**
@@ -106,21 +106,38 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
   const patch = previous?.patch ?? PATCH_SPECS[ARCH_INPUT[arch].patch];
 
   // Targets first: a source too thin to learn from is refused before any audio is touched.
-  const sources: Source[] = kind === 'multitask' ? (r.sources ?? (previous?.sources.map((s) => s.name as SourceName) ?? ['tags', 'artist'])).map((name) => buildSource(ctx.store, name, { fields, seed })) : [];
+  // Sources built from audio (seed 000's AGFs) are built once the training tracks' log-mels are ready; here
+  // only their tracks are known. The order of the requested sources is the order of the network's tasks.
+  const names: SourceName[] = kind === 'multitask' ? (r.sources ?? (previous?.sources.map((s) => s.name as SourceName) ?? ['tags', 'artist'])) : [];
+  if (new Set(names).size !== names.length) throw new SourceError(`A learning source is listed twice: ${names.join(', ')}.`);
+  const built = new Map<SourceName, Source>();
+  const audioTracks = new Map<SourceName, number[]>();
+  for (const name of names) {
+    if (AUDIO_SOURCES.has(name)) audioTracks.set(name, audioSourceTracks(ctx.store, name));
+    else built.set(name, buildSource(ctx.store, name, { fields, seed }));
+  }
   const relatedness = kind === 'triplet' ? lsiVectors(ctx.store, fields).vectors : null;
-  const known = new Set<number>(kind === 'multitask' ? sources.flatMap((s) => [...s.targets.keys()]) : [...(relatedness as Map<number, Float32Array>).keys()]);
+  const known = new Set<number>(
+    kind === 'multitask' ? [...[...built.values()].flatMap((s) => [...s.targets.keys()]), ...[...audioTracks.values()].flat()] : [...(relatedness as Map<number, Float32Array>).keys()],
+  );
   const all = ctx.store.allTracks().map((t) => t.id).filter((id) => known.has(id));
   const heldOut = previous?.heldOut ?? heldOutTracks(all, r.holdOut ?? 0.15, seed);
   const held = new Set(heldOut);
   const trainIds = all.filter((id) => !held.has(id));
   if (trainIds.length < 8) throw new Error(`Only ${trainIds.length} tracks to train on: tag more tracks or lower the held-out share.`);
-  for (const s of sources) for (const id of held) s.targets.delete(id);
   if (relatedness) for (const id of held) relatedness.delete(id);
 
   const logMels = await logMelsFor(ctx, patch, trainIds, r);
+  for (const name of audioTracks.keys()) {
+    r.onProgress?.({ phase: `building the ${name} targets`, done: 0, total: 1 });
+    // Built from the training tracks' audio only: held-out tracks never shape a target.
+    built.set(name, buildAudioSource(ctx.store, name, logMels, { seed, onProgress: (phase) => r.onProgress?.({ phase, done: 0, total: 1 }) }));
+  }
+  const sources = names.map((n) => built.get(n) as Source);
+  for (const s of sources) for (const id of held) s.targets.delete(id);
   const stats = previous ? { mean: Float32Array.from(previous.mean), std: Float32Array.from(previous.std) } : bandStatistics(logMels.values(), patch.nMels);
   const fusion: Fusion = previous?.fusion ?? r.fusion ?? (kind === 'triplet' || sources.length === 1 ? 'SS-R' : 'MS-SR@FC');
-  const tasks = kind === 'multitask' ? sources.map((s) => ({ name: s.name, outputs: s.k })) : [];
+  const tasks = kind === 'multitask' ? sources.map((s) => ({ name: s.name, outputs: s.k, ...(s.pair ? { pair: true } : {}) })) : [];
   const loaded = previous ? await loadModel(tf, dir) : null;
   const enc = loaded?.enc ?? buildEncoder(tf, { arch, fusion, tasks, frames: patch.frames, nMels: patch.nMels, seed });
   const iterations = previous?.iterations ?? r.iterations ?? 500;

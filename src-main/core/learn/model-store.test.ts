@@ -1,4 +1,4 @@
-import type { Tensor } from '@tensorflow/tfjs';
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,49 @@ describe('model files', () => {
     disposeEncoder(enc);
     disposeEncoder(again.enc);
     x.dispose();
+  });
+
+  it('saves and loads a network with a pair task (two inputs) exactly', async () => {
+    const m = { ...meta('pairs'), fusion: 'MS-CR@4' as const, tasks: [{ name: 'self', outputs: 2, pair: true }, { name: 'artist', outputs: 3 }] };
+    const enc = buildEncoder(tf, { arch: m.arch, fusion: m.fusion, tasks: m.tasks, frames: m.patch.frames, nMels: m.patch.nMels, seed: m.seed });
+    enc.featureModel.setWeights(enc.featureModel.getWeights().map((w) => tf.add(w, 0.02)));
+    const x = tf.randomNormal([2, m.patch.frames, m.patch.nMels, 1], 0, 1, 'float32', 4);
+    const pairOut = (e: typeof enc) => Array.from(((e.taskModels.get('self') as LayersModel).predict([x, x]) as Tensor).dataSync());
+    const want = { feature: Array.from((enc.featureModel.predict(x) as Tensor).dataSync()), pair: pairOut(enc) };
+    const dir = join(t.dir, 'models', 'pairs');
+    await saveModel(tf, dir, enc, m);
+    const { enc: back } = await loadModel(tf, dir);
+    expect(Array.from((back.featureModel.predict(x) as Tensor).dataSync())).toEqual(want.feature);
+    expect(pairOut(back)).toEqual(want.pair);
+    disposeEncoder(enc);
+    disposeEncoder(back);
+    x.dispose();
+  });
+
+  it('loads a model trained on one backend on another (WebAssembly → JavaScript), with the same outputs', async () => {
+    const m = meta('portable');
+    const enc = buildEncoder(tf, { arch: m.arch, fusion: m.fusion, tasks: m.tasks, frames: m.patch.frames, nMels: m.patch.nMels, seed: m.seed });
+    enc.featureModel.setWeights(enc.featureModel.getWeights().map((w) => tf.add(w, 0.03)));
+    const input = Float32Array.from({ length: 2 * m.patch.frames * m.patch.nMels }, (_, i) => Math.sin(i / 7));
+    const shape: [number, number, number, number] = [2, m.patch.frames, m.patch.nMels, 1];
+    const run = (e: typeof enc) => tf.tidy(() => Array.from((e.featureModel.predict(tf.tensor4d(input, shape)) as Tensor).dataSync()));
+    const original = tf.getBackend();
+    expect(original).toBe('wasm');
+    const want = run(enc);
+    const dir = join(t.dir, 'models', 'portable');
+    await saveModel(tf, dir, enc, m);
+    disposeEncoder(enc);
+    try {
+      expect(await tf.setBackend('cpu')).toBe(true);
+      const { enc: back } = await loadModel(tf, dir);
+      const got = run(back);
+      disposeEncoder(back);
+      // Different kernels, different rounding: equal to float32 precision.
+      expect(got).toHaveLength(want.length);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want[i])));
+    } finally {
+      await tf.setBackend(original);
+    }
   });
 
   it('refuses names that are built-in representations or unsafe', () => {

@@ -71,9 +71,10 @@ export function recoverModel(dir: string): void {
 
 /** The whole network as one layers model: outputs `[feature, …task outputs]`. */
 function wholeModel(tf: Tf, enc: Encoder): LayersModel {
-  const input = enc.featureModel.inputs[0];
+  // Every input: the patch, and the second patch of each pair task.
+  const inputs = [...new Set([enc.featureModel.inputs[0], ...[...enc.taskModels.values()].flatMap((m) => m.inputs)])];
   const outputs: SymbolicTensor[] = [enc.featureModel.outputs[0], ...[...enc.taskModels.values()].map((m) => m.outputs[0])];
-  return tf.model({ inputs: input, outputs, name: 'earmark_encoder' });
+  return tf.model({ inputs, outputs, name: 'earmark_encoder' });
 }
 
 export async function saveModel(tf: Tf, dir: string, enc: Encoder, meta: ModelMeta): Promise<void> {

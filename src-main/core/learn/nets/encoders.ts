@@ -34,6 +34,11 @@ export interface TaskSpec {
   name: string;
   /** Output units (the factor count of the task's target). */
   outputs: number;
+  /**
+   * A siamese task (seed 001's "self"): the task network takes two patches, runs each through its branch of
+   * the shared network, and decides from their features together (fc, then softmax) whether they are of one track.
+   */
+  pair?: boolean;
 }
 
 export interface EncoderSpec {
@@ -190,17 +195,20 @@ export function buildEncoder(tf: Tf, spec: EncoderSpec): Encoder {
   const { stages: st, featureDim } = stages(tf, spec, seedOf);
   const input = tf.input({ shape: [spec.frames, spec.nMels, 1], name: 'logmel' });
   const shared = sharedStages(spec.fusion, st, spec.tasks.length);
-  let trunk: SymbolicTensor = input;
-  for (let i = 0; i < shared; i++) trunk = st[i].build('')(trunk);
+  // Each stage is built once and may be applied to more than one input (the pair task's second patch).
+  const sharedLayers = st.slice(0, shared).map((s) => s.build(''));
+  const through = (layers: Layer[], x: SymbolicTensor) => layers.reduce((acc, l) => l(acc), x);
+  const trunk = through(sharedLayers, input);
   const taskModels = new Map<string, LayersModel>();
   const features: SymbolicTensor[] = [];
   const tasks = spec.tasks.length ? spec.tasks : [];
   const branchPerTask = shared < st.length;
   if (!branchPerTask) features.push(trunk);
+  const l2 = () => tf.regularizers.l2({ l2: spec.l2 ?? 1e-6 });
   for (const task of tasks) {
     const tag = `_${task.name.replace(/[^A-Za-z0-9]/g, '_')}`;
-    let x = trunk;
-    for (let i = shared; i < st.length; i++) x = st[i].build(tag)(x);
+    const branch = st.slice(shared).map((s) => s.build(tag));
+    const x = through(branch, trunk);
     if (branchPerTask) features.push(x);
     const drop = tf.layers.dropout({ name: `dropout${tag}`, rate: 0.5, seed: seedOf(`dropout${tag}`) });
     const out = tf.layers.dense({
@@ -208,9 +216,18 @@ export function buildEncoder(tf: Tf, spec: EncoderSpec): Encoder {
       units: task.outputs,
       activation: 'softmax',
       kernelInitializer: tf.initializers.glorotUniform({ seed: seedOf(`fc_output${tag}`) }),
-      kernelRegularizer: tf.regularizers.l2({ l2: spec.l2 ?? 1e-6 }),
+      kernelRegularizer: l2(),
     });
-    taskModels.set(task.name, tf.model({ inputs: input, outputs: out.apply(drop.apply(x)) as SymbolicTensor, name: `task${tag}` }));
+    if (task.pair) {
+      // Siamese: the second patch through the same layers; both features, concatenated, into an fc layer.
+      const right = tf.input({ shape: [spec.frames, spec.nMels, 1], name: `logmel_pair${tag}` });
+      const xr = through(branch, through(sharedLayers, right));
+      const cat = tf.layers.concatenate({ name: `pair_concat${tag}` }).apply([x, xr]) as SymbolicTensor;
+      const fc = tf.layers.dense({ name: `fc_pair${tag}`, units: 256, activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seedOf(`fc_pair${tag}`) }), kernelRegularizer: l2() });
+      taskModels.set(task.name, tf.model({ inputs: [input, right], outputs: out.apply(drop.apply(fc.apply(cat))) as SymbolicTensor, name: `task${tag}` }));
+    } else {
+      taskModels.set(task.name, tf.model({ inputs: input, outputs: out.apply(drop.apply(x)) as SymbolicTensor, name: `task${tag}` }));
+    }
   }
   const feature = features.length === 1 ? features[0] : (tf.layers.concatenate({ name: 'features' }).apply(features) as SymbolicTensor);
   const featureModel = tf.model({ inputs: input, outputs: feature, name: 'features' });

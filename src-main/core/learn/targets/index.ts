@@ -6,6 +6,8 @@
  * - `plsa(counts, k)` — pLSA by EM; soft targets `P(z|d)` per document (seed 001 §2.3, k = 50).
  * - `fitGmm1d(xs, k)` / `responsibilities(g, x)` — a GMM over a scalar (bpm, year) as a k-way soft category.
  * - `quantileNormal(xs)` — quantile normalisation to a standard normal target (seed 000 §3.1.3).
+ * - `kmeans(x, dim, k)` — a dictionary of codes over frames (seed 000 §3.1: 2048 codes over MFCC / ΔMFCC).
+ * - `lda(counts, k)` — latent Dirichlet allocation by variational Bayes: artist group factors (seed 000, 40 groups).
  *
  * Matrices are `Dense` (row-major Float64Array, `[rows, cols]`) from `linalg.ts`.
  */
@@ -14,3 +16,5 @@ export { lsi, relatedness, type Lsi } from './lsi.js';
 export { plsa, type Plsa } from './plsa.js';
 export { fitGmm1d, responsibilities, type Gmm } from './gmm.js';
 export { normalQuantile, quantileNormal } from './quantile.js';
+export { kmeans, nearest, type Codebook } from './kmeans.js';
+export { digamma, lda, type Lda } from './lda.js';

@@ -3,6 +3,8 @@ import { Random } from '../../util/random.js';
 import { fitGmm1d, responsibilities } from './gmm.js';
 import { dense, gram, symmetricEigen } from './linalg.js';
 import { lsi, relatedness } from './lsi.js';
+import { kmeans, nearest } from './kmeans.js';
+import { digamma, lda } from './lda.js';
 import { plsa } from './plsa.js';
 import { normalQuantile, quantileNormal } from './quantile.js';
 
@@ -129,5 +131,66 @@ describe('quantile normalisation', () => {
     expect(tied[0]).toBe(tied[2]);
     expect(tied[1]).toBeLessThan(tied[0]);
     expect(tied[3]).toBeGreaterThan(tied[0]);
+  });
+});
+
+describe('k-means', () => {
+  it('finds well-separated clusters, never raises its inertia, and keeps every code in use', () => {
+    const rng = new Random(11);
+    const centres = [
+      [0, 0],
+      [10, 0],
+      [0, 10],
+    ];
+    const x = new Float32Array(300 * 2);
+    for (let i = 0; i < 300; i++) {
+      const c = centres[i % 3];
+      x[2 * i] = c[0] + (rng.next() - 0.5);
+      x[2 * i + 1] = c[1] + (rng.next() - 0.5);
+    }
+    const cb = kmeans(x, 2, 3, { seed: 2 });
+    const found = Array.from({ length: 3 }, (_, c) => [cb.centres[2 * c], cb.centres[2 * c + 1]].map(Math.round).join(',')).sort();
+    expect(found).toEqual(['0,0', '0,10', '10,0']);
+    for (let i = 1; i < cb.inertia.length; i++) expect(cb.inertia[i]).toBeLessThanOrEqual(cb.inertia[i - 1] + 1e-9);
+    // Points of one cluster share a code; the three clusters get three codes.
+    const codes = Array.from({ length: 300 }, (_, i) => nearest(cb, x, i).code);
+    for (let i = 3; i < 300; i++) expect(codes[i]).toBe(codes[i % 3]);
+    expect(new Set(codes).size).toBe(3);
+    // More codes than distinct points: duplicates still get a centre each (re-seeded from the farthest point).
+    const many = kmeans(Float32Array.from([0, 0, 1, 1, 0, 0, 1, 1, 5, 5]), 2, 4, { seed: 1 });
+    expect(many.k).toBe(4);
+    expect(() => kmeans(new Float32Array(4), 2, 3)).toThrow(/at least 3 points/);
+  });
+});
+
+describe('LDA (variational Bayes)', () => {
+  it('computes the digamma function', () => {
+    expect(digamma(1)).toBeCloseTo(-0.5772156649015329, 10);
+    expect(digamma(0.5)).toBeCloseTo(-1.9635100260214235, 10);
+    expect(digamma(10)).toBeCloseTo(2.251752589066721, 10);
+  });
+
+  it('recovers planted topics: documents drawn from one topic each get that topic, and the bound rises', () => {
+    // Two topics over 8 words: words 0–3 and words 4–7. Documents 0–9 use the first, 10–19 the second.
+    const rng = new Random(5);
+    const counts = dense(20, 8);
+    for (let d = 0; d < 20; d++) for (let n = 0; n < 60; n++) counts.data[d * 8 + (d < 10 ? 0 : 4) + Math.floor(rng.next() * 4)] += 1;
+    const l = lda(counts, 2, { seed: 3 });
+    for (let d = 0; d < 20; d++) {
+      let s = 0;
+      for (let t = 0; t < 2; t++) s += l.docTopics.data[d * 2 + t];
+      expect(s).toBeCloseTo(1, 10);
+    }
+    const topicOf = (d: number) => (l.docTopics.data[d * 2] > 0.5 ? 0 : 1);
+    for (let d = 1; d < 10; d++) expect(topicOf(d)).toBe(topicOf(0));
+    for (let d = 11; d < 20; d++) expect(topicOf(d)).toBe(topicOf(10));
+    expect(topicOf(0)).not.toBe(topicOf(10));
+    expect(Math.max(l.docTopics.data[0], l.docTopics.data[1])).toBeGreaterThan(0.9);
+    // Each topic puts its mass on its own four words.
+    const t0 = topicOf(0);
+    let mass = 0;
+    for (let w = 0; w < 4; w++) mass += l.topicWords.data[t0 * 8 + w];
+    expect(mass).toBeGreaterThan(0.95);
+    expect(l.bound.at(-1)).toBeGreaterThan(l.bound[0]);
   });
 });

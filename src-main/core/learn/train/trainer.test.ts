@@ -7,7 +7,7 @@ import { Random } from '../../util/random.js';
 import { buildEncoder, disposeEncoder } from '../nets/encoders.js';
 import { bandStatistics, type LogMel } from '../patches.js';
 import { loadTf, type Tf } from '../tf/backend.js';
-import { buildSource, lsiVectors, SourceError } from './sources.js';
+import { audioSourceTracks, buildAudioSource, buildSource, lsiVectors, SourceError } from './sources.js';
 import { embedTrack, pairMasks, trainMultitask, trainTriplet, tripletLoss, type TrainingInput } from './trainer.js';
 
 let tf: Tf;
@@ -60,8 +60,47 @@ describe('learning sources', () => {
     store.close();
   });
 
+  it("build seed 001's artist × tag combination and seed 000's artist groups (sub-genres by LDA; MFCC and ΔMFCC dictionaries from audio)", () => {
+    const store = library(60);
+    const sum1 = (m: Map<number, Float32Array>) => [...m.values()].forEach((v) => expect(v.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4));
+    const combo = buildSource(store, 'artist-tags', { fields: ['genre', 'mood'] });
+    expect(combo.targets.size).toBe(60);
+    sum1(combo.targets);
+    // Every track gets its artist's factors: tracks 1 and 7 share Artist 0.
+    expect(Array.from(combo.targets.get(1) as Float32Array)).toEqual(Array.from(combo.targets.get(7) as Float32Array));
+    const sub = buildSource(store, 'agf-subgenre', { fields: ['genre', 'mood'] });
+    expect(sub.k).toBe(3); // 6 artists → min(40, 6 / 2) groups
+    expect(sub.describe).toMatch(/genre values of 6 artists/);
+    sum1(sub.targets);
+    expect(() => buildSource(store, 'agf-mfcc')).toThrow(/built from the training audio/);
+    expect(audioSourceTracks(store, 'agf-mfcc')).toHaveLength(60);
+    // Audio: artists 0 and 3 (genre Rock) sound alike, and so on; artist groups follow the sound.
+    const ids = Array.from({ length: 60 }, (_, i) => i + 1);
+    const lms = logMels(ids, 32, 120, 9);
+    for (const name of ['agf-mfcc', 'agf-dmfcc'] as const) {
+      const agf = buildAudioSource(store, name, lms, { seed: 2, codes: 64 });
+      expect(agf.targets.size).toBe(60);
+      sum1(agf.targets);
+      expect(agf.describe).toMatch(name === 'agf-mfcc' ? /64-code k-means dictionary of MFCC frames/ : /ΔMFCC/);
+      expect(Array.from(agf.targets.get(1) as Float32Array)).toEqual(Array.from(agf.targets.get(7) as Float32Array));
+      // Built the same way twice, the same targets.
+      expect(Array.from(buildAudioSource(store, name, lms, { seed: 2, codes: 64 }).targets.get(2) as Float32Array)).toEqual(Array.from(agf.targets.get(2) as Float32Array));
+    }
+    const groupOf = (v: Float32Array) => v.indexOf(Math.max(...v));
+    const mfcc = buildAudioSource(store, 'agf-mfcc', lms, { seed: 2, codes: 64 });
+    // Tracks 1 (Artist 0, Rock) and 4 (Artist 3, Rock) share a group; track 2 (Artist 1, Jazz) does not.
+    expect(groupOf(mfcc.targets.get(1) as Float32Array)).toBe(groupOf(mfcc.targets.get(4) as Float32Array));
+    expect(groupOf(mfcc.targets.get(1) as Float32Array)).not.toBe(groupOf(mfcc.targets.get(2) as Float32Array));
+    const self = buildSource(store, 'self');
+    expect(self.pair).toBe(true);
+    expect(self.targets.size).toBe(60);
+    store.close();
+  });
+
   it('refuses sources with too little data, saying why', () => {
     const store = library(10);
+    expect(() => buildSource(library(6), 'artist-tags')).toThrow(/at least 4 artists/);
+    expect(() => audioSourceTracks(library(6), 'agf-mfcc')).toThrow(/at least 4 artists with two or more tracks/);
     expect(() => buildSource(store, 'tags')).toThrow(SourceError);
     expect(() => buildSource(store, 'tags')).toThrow(/at least 20 tagged tracks/);
     expect(() => buildSource(store, 'bpm')).toThrow(/bpm/);
@@ -150,6 +189,27 @@ describe('training', () => {
     expect(resumed.map((h) => h.task)).toEqual(history.slice(30).map((h) => h.task));
     disposeEncoder(enc);
     disposeEncoder(enc2);
+    expect(tf.memory().numTensors).toBe(before);
+    store.close();
+  }, 300_000);
+
+  it("self (seed 001's siamese task): a two-patch network sharing the trunk, trained beside another task, leaking nothing", async () => {
+    const store = library(30);
+    const sources = [buildSource(store, 'self'), buildSource(store, 'artist')];
+    const ids = Array.from({ length: 30 }, (_, i) => i + 1);
+    const data = input(ids, 4);
+    const before = tf.memory().numTensors;
+    const tasks = sources.map((s) => ({ name: s.name, outputs: s.k, ...(s.pair ? { pair: true } : {}) }));
+    const enc = buildEncoder(tf, { arch: 'dcnn', fusion: 'MS-CR@4', tasks, frames, nMels, seed: 2 });
+    const pairModel = enc.taskModels.get('self');
+    expect(pairModel?.inputs).toHaveLength(2);
+    const history = await trainMultitask(tf, enc, sources, data, { iterations: 30, batchSize: 8, seed: 3 });
+    expect(new Set(history.map((h) => h.task))).toEqual(new Set(['self', 'artist']));
+    for (const h of history) expect(Number.isFinite(h.loss)).toBe(true);
+    // The feature network still takes one patch; its feature concatenates both branches.
+    expect(enc.featureModel.inputs).toHaveLength(1);
+    expect(embedTrack(tf, enc.featureModel, data.logMels.get(1) as LogMel, data, 'multitask')).toHaveLength(2 * enc.featureDim);
+    disposeEncoder(enc);
     expect(tf.memory().numTensors).toBe(before);
     store.close();
   }, 300_000);

@@ -86,21 +86,44 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
   // function has in seed 001; tfjs optimisers also index their state by the position of each variable).
   const optimizers = new Map(sources.map((s) => [s.name, tf.train.adam(o.learningRate ?? 1e-3)]));
   const pools = new Map(sources.map((s) => [s.name, [...s.targets.keys()].filter((id) => input.logMels.has(id))]));
-  for (const s of sources) if ((pools.get(s.name) as number[]).length === 0) throw new Error(`No training track has a target for the ${s.name} source.`);
+  for (const s of sources) {
+    const n = (pools.get(s.name) as number[]).length;
+    if (n === 0 || (s.pair && n < 2)) throw new Error(`No training track has a target for the ${s.name} source.`);
+  }
   const history: StepReport[] = [];
   try {
     // Each iteration draws from its own seeded stream, so a resumed run continues the same sequence.
     for (let it = (o.startIteration ?? 0) + 1; it <= o.iterations; it++) {
       const rng = iterationRandom(seed, it);
       const s = sources[Math.floor(rng.next() * sources.length)];
-      const ids = sample(pools.get(s.name) as number[], batchSize, rng);
       if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
       const model = enc.taskModels.get(s.name) as LayersModel;
-      const x = batchOf(tf, ids, input, rng);
-      const y = tf.tensor2d(
-        ids.flatMap((id) => Array.from(s.targets.get(id) as Float32Array)),
-        [ids.length, s.k],
-      );
+      let x: Tensor | Tensor[];
+      let y: Tensor2D;
+      if (s.pair) {
+        // Seed 001's self task: half the pairs are two crops of one track, half crops of two tracks.
+        const pool = pools.get(s.name) as number[];
+        const left: number[] = [];
+        const right: number[] = [];
+        const same: boolean[] = [];
+        for (let i = 0; i < batchSize; i++) {
+          const a = pool[Math.floor(rng.next() * pool.length)];
+          let b = a;
+          if (i % 2 === 1) while (b === a) b = pool[Math.floor(rng.next() * pool.length)];
+          left.push(a);
+          right.push(b);
+          same.push(a === b);
+        }
+        x = [batchOf(tf, left, input, rng), batchOf(tf, right, input, rng)];
+        y = tf.tensor2d(same.flatMap((v) => (v ? [0, 1] : [1, 0])), [batchSize, 2]);
+      } else {
+        const ids = sample(pools.get(s.name) as number[], batchSize, rng);
+        x = batchOf(tf, ids, input, rng);
+        y = tf.tensor2d(
+          ids.flatMap((id) => Array.from(s.targets.get(id) as Float32Array)),
+          [ids.length, s.k],
+        );
+      }
       const loss = (optimizers.get(s.name) as ReturnType<Tf['train']['adam']>).minimize(
         () =>
           tf.tidy(() => {
