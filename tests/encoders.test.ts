@@ -95,6 +95,18 @@ describe('earmark train / embed / eval', () => {
     expect(ev.rows[0].heads).toEqual([]);
   }, 600_000);
 
+  it('reports the backend in use and why the GPU ones were passed over (earmark info)', () => {
+    const i = cliJson<{ compute: { preferred: string }; runtime: { backend: string; device: string; skipped: Array<{ name: string; reason: string }> }; models: Array<{ name: string }> }>(['info'], { home });
+    expect(i.runtime.backend).toBe('wasm');
+    expect(i.runtime.device).toMatch(/^CPU \(WebAssembly/);
+    expect(i.runtime.skipped).toEqual([
+      { name: 'tensorflow-gpu', reason: '@tensorflow/tfjs-node-gpu is not installed' },
+      { name: 'tensorflow', reason: '@tensorflow/tfjs-node is not installed' },
+    ]);
+    expect(i.models.map((m) => m.name)).toContain('trip');
+    expect(cli(['info'], { home }).stdout).toMatch(/in use: CPU \(WebAssembly.*— no GPU/);
+  });
+
   it('refuses what it cannot do, saying why', () => {
     expect(cli(['train', '--name', 'dsp'], { home }).stderr).toMatch(/built-in representation/);
     expect(cli(['train', '--name', 'x', '--sources', 'bpm'], { home }).stderr).toMatch(/bpm source needs/);

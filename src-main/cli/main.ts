@@ -219,9 +219,26 @@ program
   .command('info')
   .description('counts, errors, representations, index state, ffmpeg and compute backend')
   .option('--json', 'print JSON')
-  .action(async (o: { json?: boolean }, cmd: Command) => {
-    await withEarmark(cmd, (e) => {
-      const i = e.info();
+  .option('--no-load-compute', 'report the installed backends without loading TensorFlow.js')
+  .action(async (o: { json?: boolean; loadCompute: boolean }, cmd: Command) => {
+    await withEarmark(cmd, async (e) => {
+      // The backend actually in use, and why better ones were passed over (loading it takes about a second).
+      let runtime: { backend: string; device: string; skipped: Array<{ name: string; reason: string }> } | { error: string } | null = null;
+      if (o.loadCompute) {
+        try {
+          const rt = await e.tf();
+          runtime = { backend: rt.backend, device: rt.device, skipped: rt.skipped };
+        } catch (err) {
+          runtime = { error: err instanceof Error ? err.message : String(err) };
+        }
+      }
+      const i = { ...e.info(), runtime };
+      const runtimeLine = () => {
+        if (!runtime) return [];
+        if ('error' in runtime) return [`  in use: none (${runtime.error})`];
+        const gpu = runtime.device.startsWith('GPU');
+        return [`  in use: ${runtime.device} (${runtime.backend})${gpu ? '' : ' — no GPU'}`, ...runtime.skipped.map((s) => `  passed over: ${s.name}: ${s.reason}`)];
+      };
       print(!!o.json, i, () =>
         [
           `Earmark data: ${i.home}`,
@@ -232,6 +249,7 @@ program
           `Tag fields: ${i.tagFields.map((f) => `${f.field} (${f.tracks})`).join(', ') || 'none'}`,
           `ffmpeg: ${i.ffmpeg.ok ? `${i.ffmpeg.version} (${i.ffmpeg.source}: ${i.ffmpeg.path})` : i.ffmpeg.error}`,
           `Compute: ${i.compute.preferred ?? 'none'} — ${i.compute.note}`,
+          ...runtimeLine(),
           `Models: ${i.models.length ? i.models.map((m) => `${m.name} (${m.kind} ${m.arch}, ${m.done}/${m.iterations})`).join(', ') : 'none'}`,
           `Log-mel cache: ${i.logMelCache.files} files, ${(i.logMelCache.bytes / 2 ** 20).toFixed(1)} MB of ${(i.logMelCache.maxBytes / 2 ** 30).toFixed(1)} GB (${i.logMelCache.dir})`,
         ].join('\n'),

@@ -6,9 +6,10 @@ import { decodeForAnalysis } from '../jobs/analyze-file.js';
 import { valueKey } from '../library/facets.js';
 import type { LibraryStore } from '../store/library-store.js';
 import { Random } from '../util/random.js';
-import { checkModelName, loadModel, readMeta, saveModel, type ModelMeta } from './model-store.js';
+import { checkModelName, loadModel, readMeta, restoreOptimizers, saveModel, type ModelMeta } from './model-store.js';
 import { ARCH_INPUT, buildEncoder, disposeEncoder, type Arch, type Fusion } from './nets/encoders.js';
 import { bandStatistics, LogMelCache, PATCH_SPECS, type LogMel, type PatchSpec } from './patches.js';
+import type { Optimizer } from '@tensorflow/tfjs';
 import type { TfRuntime } from './tf/backend.js';
 import { AUDIO_SOURCES, audioSourceTracks, buildAudioSource, buildSource, lsiVectors, SourceError, type Source, type SourceName } from './train/sources.js';
 import { embedTrack, trainMultitask, trainTriplet } from './train/trainer.js';
@@ -163,9 +164,12 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
     updatedAt: Date.now(),
   };
   const input = { logMels, mean: stats.mean, std: stats.std, frames: patch.frames };
+  // Adam per task (per the triplet loss), checkpointed with the weights so a resume continues its moments.
+  const optimizers = new Map<string, Optimizer>((kind === 'multitask' ? sources.map((s) => s.name as string) : ['triplet']).map((n) => [n, tf.train.adam(1e-3)]));
+  if (previous) await restoreOptimizers(tf, dir, optimizers);
   const save = async (done: number) => {
     meta.done = done;
-    await saveModel(tf, dir, enc, meta);
+    await saveModel(tf, dir, enc, meta, optimizers);
   };
   const common = {
     iterations,
@@ -173,6 +177,7 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
     seed,
     startIteration: meta.done,
     checkpointEvery: r.checkpointEvery ?? 50,
+    optimizers,
     onCheckpoint: save,
     signal: r.signal,
     onStep: (s: { iteration: number; iterations: number; task: string; loss: number }) => {
@@ -195,6 +200,7 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
     await save(last);
   } finally {
     disposeEncoder(enc);
+    for (const o of optimizers.values()) o.dispose();
   }
   return { meta: readMeta(dir), cancelled };
 }

@@ -1,4 +1,4 @@
-import type { io, LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+import type { io, LayersModel, Optimizer, SymbolicTensor } from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { buildEncoder, type Arch, type Encoder, type EncoderSpec, type Fusion } from './nets/encoders.js';
@@ -77,10 +77,58 @@ function wholeModel(tf: Tf, enc: Encoder): LayersModel {
   return tf.model({ inputs, outputs, name: 'earmark_encoder' });
 }
 
-export async function saveModel(tf: Tf, dir: string, enc: Encoder, meta: ModelMeta): Promise<void> {
+/**
+ * Write the optimisers' state (Adam's step count and moments, per task) as `optimizer.json` + `optimizer.bin`.
+ * Their order is the order Adam keeps them in, which is the order of the network's trainable weights, so a
+ * rebuilt network takes them back by position.
+ */
+async function writeOptimizers(tf: Tf, dir: string, optimizers: ReadonlyMap<string, Optimizer>): Promise<void> {
+  const entries: Array<{ task: string; names: string[]; specs: io.WeightsManifestEntry[]; offset: number; bytes: number }> = [];
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const [task, opt] of optimizers) {
+    const named = await opt.getWeights();
+    try {
+      const { data, specs } = await tf.io.encodeWeights(named);
+      const buf = Buffer.from(data);
+      entries.push({ task, names: named.map((n) => n.name), specs, offset, bytes: buf.length });
+      chunks.push(buf);
+      offset += buf.length;
+    } finally {
+      // The first entry (the step count) is a new tensor; the moments are the optimiser's own variables.
+      named[0]?.tensor.dispose();
+    }
+  }
+  writeFileSync(join(dir, 'optimizer.bin'), Buffer.concat(chunks));
+  writeFileSync(join(dir, 'optimizer.json'), JSON.stringify({ format: 1, optimizers: entries }));
+}
+
+/** Restore optimisers saved with the model (no-op for a model saved without them). Returns the tasks restored. */
+export async function restoreOptimizers(tf: Tf, dir: string, optimizers: ReadonlyMap<string, Optimizer>): Promise<string[]> {
+  const file = join(dir, 'optimizer.json');
+  if (!existsSync(file)) return [];
+  const { optimizers: entries } = JSON.parse(readFileSync(file, 'utf8')) as { optimizers: Array<{ task: string; names: string[]; specs: io.WeightsManifestEntry[]; offset: number; bytes: number }> };
+  const data = readFileSync(join(dir, 'optimizer.bin'));
+  const restored: string[] = [];
+  for (const e of entries) {
+    const opt = optimizers.get(e.task);
+    if (!opt) continue;
+    const buf = data.subarray(e.offset, e.offset + e.bytes);
+    const map = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), e.specs);
+    const named = e.names.map((name) => ({ name, tensor: map[name] }));
+    // setWeights makes variables of the moments (sharing their data) and reads the step count.
+    await opt.setWeights(named);
+    tf.dispose(Object.values(map));
+    restored.push(e.task);
+  }
+  return restored;
+}
+
+export async function saveModel(tf: Tf, dir: string, enc: Encoder, meta: ModelMeta, optimizers?: ReadonlyMap<string, Optimizer>): Promise<void> {
   const tmp = `${dir}.saving`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  if (optimizers) await writeOptimizers(tf, tmp, optimizers);
   const whole = wholeModel(tf, enc);
   await whole.save(
     tf.io.withSaveHandler(async (a: io.ModelArtifacts) => {

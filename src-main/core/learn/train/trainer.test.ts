@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../../tests/helpers/fixtures.js';
 import { LibraryStore } from '../../store/library-store.js';
 import { Random } from '../../util/random.js';
+import { loadModel, restoreOptimizers, saveModel } from '../model-store.js';
 import { buildEncoder, disposeEncoder } from '../nets/encoders.js';
-import { bandStatistics, type LogMel } from '../patches.js';
+import { bandStatistics, PATCH_SPECS, type LogMel } from '../patches.js';
 import { loadTf, type Tf } from '../tf/backend.js';
 import { audioSourceTracks, buildAudioSource, buildSource, lsiVectors, SourceError } from './sources.js';
 import { embedTrack, pairMasks, trainMultitask, trainTriplet, tripletLoss, type TrainingInput } from './trainer.js';
@@ -189,6 +190,41 @@ describe('training', () => {
     expect(resumed.map((h) => h.task)).toEqual(history.slice(30).map((h) => h.task));
     disposeEncoder(enc);
     disposeEncoder(enc2);
+    expect(tf.memory().numTensors).toBe(before);
+    store.close();
+  }, 300_000);
+
+  it('resumes exactly: a checkpoint keeps the weights and the Adam moments, so 10 + 10 iterations equal 20', async () => {
+    const store = library(30);
+    const sources = [buildSource(store, 'artist')];
+    const ids = Array.from({ length: 30 }, (_, i) => i + 1);
+    const data = input(ids, 6);
+    const tasks = sources.map((s) => ({ name: s.name, outputs: s.k }));
+    const spec = { arch: 'dcnn' as const, fusion: 'SS-R' as const, tasks, frames, nMels, seed: 4 };
+    const before = tf.memory().numTensors;
+    const adam = () => new Map([['artist', tf.train.adam(1e-3)]]);
+    const weightsOf = (e: ReturnType<typeof buildEncoder>) => e.featureModel.getWeights().map((w) => Array.from(w.dataSync()));
+    // Straight through.
+    const straight = buildEncoder(tf, spec);
+    const o1 = adam();
+    await trainMultitask(tf, straight, sources, data, { iterations: 20, batchSize: 8, seed: 2, optimizers: o1 });
+    const want = weightsOf(straight);
+    // Stopped at 10, saved, loaded into a new network with new optimisers, resumed.
+    const first = buildEncoder(tf, spec);
+    const o2 = adam();
+    await trainMultitask(tf, first, sources, data, { iterations: 10, batchSize: 8, seed: 2, optimizers: o2 });
+    const dir = join(t.dir, 'resume-model');
+    const m = { format: 1 as const, name: 'r', kind: 'multitask' as const, ...spec, patch: { ...PATCH_SPECS.agf, nMels, frames }, mean: [], std: [], sources: [], fields: [], iterations: 20, done: 10, history: [], heldOut: [], backend: 'wasm', createdAt: 1, updatedAt: 1 };
+    await saveModel(tf, dir, first, m, o2);
+    const { enc: second } = await loadModel(tf, dir);
+    const o3 = adam();
+    expect(await restoreOptimizers(tf, dir, o3)).toEqual(['artist']);
+    await trainMultitask(tf, second, sources, data, { iterations: 20, batchSize: 8, seed: 2, startIteration: 10, optimizers: o3 });
+    const got = weightsOf(second);
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < want.length; i++) for (let j = 0; j < want[i].length; j += 97) expect(got[i][j]).toBeCloseTo(want[i][j], 5);
+    for (const e of [straight, first, second]) disposeEncoder(e);
+    for (const o of [o1, o2, o3]) for (const x of o.values()) x.dispose();
     expect(tf.memory().numTensors).toBe(before);
     store.close();
   }, 300_000);

@@ -1,4 +1,4 @@
-import type { LayersModel, Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { LayersModel, Optimizer, Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { Random } from '../../util/random.js';
 import type { Encoder } from '../nets/encoders.js';
 import { randomCrop, slices, standardise, type LogMel } from '../patches.js';
@@ -38,8 +38,13 @@ export interface TrainOptions {
   learningRate?: number;
   seed?: number;
   l2?: number;
-  /** Resume: the iteration to start from (its optimiser state is not kept; Adam restarts). */
+  /** Resume: the iteration to start from. */
   startIteration?: number;
+  /**
+   * The Adam optimisers to step, by task name (`triplet` for the triplet loss), owned by the caller so their
+   * moments can be checkpointed and restored on resume; made (and disposed) here when not given.
+   */
+  optimizers?: Map<string, Optimizer>;
   onStep?: (r: StepReport) => void;
   /** Called every `checkpointEvery` iterations (and at the end) so the caller can save. */
   onCheckpoint?: (iteration: number) => Promise<void> | void;
@@ -84,7 +89,9 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
   const l2 = o.l2 ?? 1e-6;
   // One Adam per task (each task's update has its own moment estimates, as each task's compiled update
   // function has in seed 001; tfjs optimisers also index their state by the position of each variable).
-  const optimizers = new Map(sources.map((s) => [s.name, tf.train.adam(o.learningRate ?? 1e-3)]));
+  const own = !o.optimizers;
+  const optimizers = o.optimizers ?? new Map<string, Optimizer>(sources.map((s) => [s.name, tf.train.adam(o.learningRate ?? 1e-3)]));
+  for (const s of sources) if (!optimizers.has(s.name)) throw new Error(`No optimiser for the ${s.name} task.`);
   const pools = new Map(sources.map((s) => [s.name, [...s.targets.keys()].filter((id) => input.logMels.has(id))]));
   for (const s of sources) {
     const n = (pools.get(s.name) as number[]).length;
@@ -124,7 +131,7 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
           [ids.length, s.k],
         );
       }
-      const loss = (optimizers.get(s.name) as ReturnType<Tf['train']['adam']>).minimize(
+      const loss = (optimizers.get(s.name) as Optimizer).minimize(
         () =>
           tf.tidy(() => {
             const p = (model.apply(x, { training: true }) as Tensor2D).clipByValue(1e-7, 1);
@@ -145,7 +152,7 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
       await new Promise((res) => setImmediate(res));
     }
   } finally {
-    for (const opt of optimizers.values()) opt.dispose();
+    if (own) for (const opt of optimizers.values()) opt.dispose();
   }
   return history;
 }
@@ -208,7 +215,7 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
   const selection = o.selection ?? 'batch-hard';
   const pool = [...o.relatedness.keys()].filter((id) => input.logMels.has(id));
   if (pool.length < 4) throw new Error('Triplet training needs at least 4 tagged training tracks.');
-  const optimizer = tf.train.adam(o.learningRate ?? 1e-3);
+  const optimizer = o.optimizers?.get('triplet') ?? tf.train.adam(o.learningRate ?? 1e-3);
   const model = enc.featureModel;
   const history: StepReport[] = [];
   try {
@@ -240,7 +247,7 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
       await new Promise((res) => setImmediate(res));
     }
   } finally {
-    optimizer.dispose();
+    if (!o.optimizers?.has('triplet')) optimizer.dispose();
   }
   return history;
 }
