@@ -6,7 +6,7 @@ import { disposeHead, headProbabilities, trainHead } from '../core/learn/heads/h
 import { loadTf } from '../core/learn/tf/backend.js';
 import { ARCH_INPUT, buildEncoder, disposeEncoder } from '../core/learn/nets/encoders.js';
 import { PATCH_SPECS, type LogMel } from '../core/learn/patches.js';
-import { embedTrack, trainMultitask } from '../core/learn/train/trainer.js';
+import { batchOf, embedTrack, trainMultitask } from '../core/learn/train/trainer.js';
 import { Earmark } from '../core/api.js';
 import { decodeExcerpt, resolveFfmpeg, SR } from '../core/audio/decode.js';
 import { DSP_REPRESENTATION, planExcerpts } from '../core/audio/representations.js';
@@ -337,6 +337,7 @@ async function encoders(): Promise<void> {
   const out: Record<string, unknown> = { resolved: rt.backend, device: rt.device };
   const backends = [...new Set([tf.getBackend(), 'wasm', 'cpu'])];
   const measured: Record<string, Record<string, { patchesPerSecond: number; tracksPerSecond: number }>> = {};
+  const loader: Record<string, number> = {};
   for (const backend of backends) {
     let ok = false;
     try {
@@ -378,7 +379,22 @@ async function encoders(): Promise<void> {
       disposeEncoder(enc);
       const m = { patchesPerSecond: (steps * batch) / trainS, tracksPerSecond: embedTracks / embedS };
       measured[backend][arch] = m;
-      log(`  ${arch.padEnd(9)} training ${m.patchesPerSecond.toFixed(1)} patches/s (${frames} × ${nMels}, batch ${batch}); embedding ${m.tracksPerSecond.toFixed(2)} tracks/s (30 s each)`);
+      const fmt = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(2));
+      log(`  ${arch.padEnd(9)} training ${fmt(m.patchesPerSecond)} patches/s (${frames} × ${nMels}, batch ${batch}); embedding ${fmt(m.tracksPerSecond)} tracks/s (30 s each)`);
+      if (backend === backends[0] && !slow) {
+        // The input pipeline alone (random crops, standardisation, the batch tensor), so its rate can be set
+        // against what a faster backend would ask of it.
+        const r = new Random(2);
+        const t2 = performance.now();
+        let n = 0;
+        while (performance.now() - t2 < 1000) {
+          const ids16 = Array.from({ length: 16 }, () => ids[Math.floor(r.next() * ids.length)]);
+          tf.dispose(batchOf(tf, ids16, { logMels, mean, std, frames }, r));
+          n += 16;
+        }
+        loader[arch] = n / ((performance.now() - t2) / 1000);
+        log(`  ${''.padEnd(9)} input pipeline ${loader[arch].toFixed(0)} patches/s on one thread: ×${(loader[arch] / m.patchesPerSecond).toFixed(0)} this backend's training rate`);
+      }
     }
   }
   // Ratios against the JavaScript backend, from this run.
@@ -391,6 +407,7 @@ async function encoders(): Promise<void> {
   }
   await tf.setBackend(rt.backend === 'tensorflow-gpu' ? 'tensorflow' : rt.backend);
   out.backends = measured;
+  out.inputPipelinePatchesPerSecond = loader;
   results.encoders = out;
 }
 

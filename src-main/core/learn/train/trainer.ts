@@ -52,8 +52,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
-/** `[batch, frames, nMels, 1]` standardised random crops of the tracks. */
-function batchOf(tf: Tf, ids: readonly number[], input: TrainingInput, rng: Random): Tensor {
+/** `[batch, frames, nMels, 1]` standardised random crops of the tracks (the input pipeline's one step). */
+export function batchOf(tf: Tf, ids: readonly number[], input: TrainingInput, rng: Random): Tensor {
   const nMels = input.mean.length;
   const flat = new Float32Array(ids.length * input.frames * nMels);
   ids.forEach((id, i) => {
@@ -97,40 +97,37 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
     const n = (pools.get(s.name) as number[]).length;
     if (n === 0 || (s.pair && n < 2)) throw new Error(`No training track has a target for the ${s.name} source.`);
   }
-  const history: StepReport[] = [];
-  try {
-    // Each iteration draws from its own seeded stream, so a resumed run continues the same sequence.
-    for (let it = (o.startIteration ?? 0) + 1; it <= o.iterations; it++) {
-      const rng = iterationRandom(seed, it);
-      const s = sources[Math.floor(rng.next() * sources.length)];
-      if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
-      const model = enc.taskModels.get(s.name) as LayersModel;
-      let x: Tensor | Tensor[];
-      let y: Tensor2D;
-      if (s.pair) {
-        // Seed 001's self task: half the pairs are two crops of one track, half crops of two tracks.
-        const pool = pools.get(s.name) as number[];
-        const left: number[] = [];
-        const right: number[] = [];
-        const same: boolean[] = [];
-        for (let i = 0; i < batchSize; i++) {
-          const a = pool[Math.floor(rng.next() * pool.length)];
-          let b = a;
-          if (i % 2 === 1) while (b === a) b = pool[Math.floor(rng.next() * pool.length)];
-          left.push(a);
-          right.push(b);
-          same.push(a === b);
-        }
-        x = [batchOf(tf, left, input, rng), batchOf(tf, right, input, rng)];
-        y = tf.tensor2d(same.flatMap((v) => (v ? [0, 1] : [1, 0])), [batchSize, 2]);
-      } else {
-        const ids = sample(pools.get(s.name) as number[], batchSize, rng);
-        x = batchOf(tf, ids, input, rng);
-        y = tf.tensor2d(
-          ids.flatMap((id) => Array.from(s.targets.get(id) as Float32Array)),
-          [ids.length, s.k],
-        );
+  // One iteration's batch, from that iteration's own seeded stream (so a resumed run continues the same sequence).
+  const prepare = (it: number): { s: Source; x: Tensor | Tensor[]; y: Tensor2D } => {
+    const rng = iterationRandom(seed, it);
+    const s = sources[Math.floor(rng.next() * sources.length)];
+    if (s.pair) {
+      // Seed 001's self task: half the pairs are two crops of one track, half crops of two tracks.
+      const pool = pools.get(s.name) as number[];
+      const left: number[] = [];
+      const right: number[] = [];
+      const same: boolean[] = [];
+      for (let i = 0; i < batchSize; i++) {
+        const a = pool[Math.floor(rng.next() * pool.length)];
+        let b = a;
+        if (i % 2 === 1) while (b === a) b = pool[Math.floor(rng.next() * pool.length)];
+        left.push(a);
+        right.push(b);
+        same.push(a === b);
       }
+      return { s, x: [batchOf(tf, left, input, rng), batchOf(tf, right, input, rng)], y: tf.tensor2d(same.flatMap((v) => (v ? [0, 1] : [1, 0])), [batchSize, 2]) };
+    }
+    const ids = sample(pools.get(s.name) as number[], batchSize, rng);
+    return { s, x: batchOf(tf, ids, input, rng), y: tf.tensor2d(ids.flatMap((id) => Array.from(s.targets.get(id) as Float32Array)), [ids.length, s.k]) };
+  };
+  const history: StepReport[] = [];
+  let next: ReturnType<typeof prepare> | null = null;
+  try {
+    for (let it = (o.startIteration ?? 0) + 1; it <= o.iterations; it++) {
+      if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
+      const { s, x, y } = next ?? prepare(it);
+      next = null;
+      const model = enc.taskModels.get(s.name) as LayersModel;
       const loss = (optimizers.get(s.name) as Optimizer).minimize(
         () =>
           tf.tidy(() => {
@@ -142,6 +139,8 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
         true,
         trainableOf(model),
       ) as Scalar;
+      // The next batch is cut while an asynchronous backend (a GPU) is still computing this step.
+      if (it < o.iterations) next = prepare(it + 1);
       const value = (await loss.data())[0];
       tf.dispose([x, y, loss]);
       const r = { iteration: it, iterations: o.iterations, task: s.name, loss: value };
@@ -152,6 +151,7 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
       await new Promise((res) => setImmediate(res));
     }
   } finally {
+    if (next) tf.dispose([next.x, next.y]);
     if (own) for (const opt of optimizers.values()) opt.dispose();
   }
   return history;
@@ -217,16 +217,19 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
   if (pool.length < 4) throw new Error('Triplet training needs at least 4 tagged training tracks.');
   const optimizer = o.optimizers?.get('triplet') ?? tf.train.adam(o.learningRate ?? 1e-3);
   const model = enc.featureModel;
+  const prepare = (it: number): { x: Tensor; P: Tensor2D; N: Tensor2D } => {
+    const rng = iterationRandom(seed, it);
+    const ids = sample(pool, batchSize, rng);
+    const { pos, neg } = pairMasks(ids, o);
+    return { x: batchOf(tf, ids, input, rng), P: tf.tensor2d(pos, [ids.length, ids.length]), N: tf.tensor2d(neg, [ids.length, ids.length]) };
+  };
   const history: StepReport[] = [];
+  let next: ReturnType<typeof prepare> | null = null;
   try {
     for (let it = (o.startIteration ?? 0) + 1; it <= o.iterations; it++) {
-      const rng = iterationRandom(seed, it);
-      const ids = sample(pool, batchSize, rng);
       if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
-      const { pos, neg } = pairMasks(ids, o);
-      const x = batchOf(tf, ids, input, rng);
-      const P = tf.tensor2d(pos, [ids.length, ids.length]);
-      const N = tf.tensor2d(neg, [ids.length, ids.length]);
+      const { x, P, N } = next ?? prepare(it);
+      next = null;
       const loss = optimizer.minimize(
         () =>
           tf.tidy(() => {
@@ -237,6 +240,8 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
         true,
         trainableOf(model),
       ) as Scalar;
+      // The next batch is cut while an asynchronous backend (a GPU) is still computing this step.
+      if (it < o.iterations) next = prepare(it + 1);
       const value = (await loss.data())[0];
       tf.dispose([x, P, N, loss]);
       const r = { iteration: it, iterations: o.iterations, task: 'triplet', loss: value };
@@ -247,6 +252,7 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
       await new Promise((res) => setImmediate(res));
     }
   } finally {
+    if (next) tf.dispose([next.x, next.P, next.N]);
     if (!o.optimizers?.has('triplet')) optimizer.dispose();
   }
   return history;
