@@ -2,7 +2,7 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { ComputeRuntime, LossCurve, ModelSummary, RepresentationComparison, TrainJobRequest } from '../../../src-main/core/contract';
 import { api } from '../services/api';
-import { describeError } from './errors';
+import { describeError, guarded } from './errors';
 import { useJobs } from './jobs';
 
 /** Trained encoders: the list, training/embedding jobs, the selected model's live loss, and the comparison of representations. */
@@ -16,15 +16,7 @@ export const useModels = defineStore('models', () => {
   const notice = ref<string | null>(null);
   const current = computed(() => models.value.find((m) => m.name === selected.value) ?? null);
 
-  async function guard<T>(fn: () => Promise<T>): Promise<T | undefined> {
-    error.value = null;
-    try {
-      return await fn();
-    } catch (e) {
-      error.value = describeError(e);
-      return undefined;
-    }
-  }
+  const guard = guarded(error);
 
   async function loadCurve(): Promise<void> {
     if (!selected.value) {

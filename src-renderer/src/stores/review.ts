@@ -2,7 +2,7 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { ProposalRow, ReviewSummary, TagBatch, TagEvaluation } from '../../../src-main/core/contract';
 import { api } from '../services/api';
-import { describeError } from './errors';
+import { guarded } from './errors';
 import { useJobs } from './jobs';
 import { useLibrary } from './library';
 
@@ -24,15 +24,7 @@ export const useReview = defineStore('review', () => {
   const current = computed(() => summary.value.find((s) => s.field === field.value) ?? null);
   const acceptedTotal = computed(() => summary.value.reduce((n, s) => n + s.accepted, 0));
 
-  async function guard<T>(fn: () => Promise<T>): Promise<T | undefined> {
-    error.value = null;
-    try {
-      return await fn();
-    } catch (e) {
-      error.value = describeError(e);
-      return undefined;
-    }
-  }
+  const guard = guarded(error);
 
   async function loadRows(append = false): Promise<void> {
     if (!field.value) {

@@ -39,6 +39,15 @@ function lgamma(x: number): number {
   return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
+/** `exp(E[log θ_t])` for a document's Dirichlet parameters `γ` into `out`; returns `Σ γ`. */
+function expectedTheta(g: Float64Array, out: Float64Array): number {
+  let gs = 0;
+  for (let t = 0; t < g.length; t++) gs += g[t];
+  const dgs = digamma(gs);
+  for (let t = 0; t < g.length; t++) out[t] = Math.exp(digamma(g[t]) - dgs);
+  return gs;
+}
+
 export function lda(counts: Dense, k: number, { iterations = 100, innerIterations = 50, tol = 1e-5, seed = 1 } = {}): Lda {
   const D = counts.rows;
   const W = counts.cols;
@@ -95,10 +104,7 @@ export function lda(counts: Dense, k: number, { iterations = 100, innerIteration
       g.fill(1);
       for (let inner = 0; inner < innerIterations; inner++) {
         gammaOld.set(g);
-        let gs = 0;
-        for (let t = 0; t < k; t++) gs += g[t];
-        const dgs = digamma(gs);
-        for (let t = 0; t < k; t++) expElogTheta[t] = Math.exp(digamma(g[t]) - dgs);
+        expectedTheta(g, expElogTheta);
         for (let i = 0; i < ws.length; i++) {
           let s = 1e-100;
           for (let t = 0; t < k; t++) s += expElogTheta[t] * expElogBeta[t * W + ws[i]];
@@ -114,10 +120,7 @@ export function lda(counts: Dense, k: number, { iterations = 100, innerIteration
         if (change / k < 1e-3) break;
       }
       // Sufficient statistics for λ with the final γ.
-      let gs = 0;
-      for (let t = 0; t < k; t++) gs += g[t];
-      const dgs = digamma(gs);
-      for (let t = 0; t < k; t++) expElogTheta[t] = Math.exp(digamma(g[t]) - dgs);
+      const gs = expectedTheta(g, expElogTheta);
       for (let i = 0; i < ws.length; i++) {
         let s = 1e-100;
         for (let t = 0; t < k; t++) s += expElogTheta[t] * expElogBeta[t * W + ws[i]];
