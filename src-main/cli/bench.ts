@@ -389,7 +389,7 @@ async function encoders(): Promise<void> {
         let n = 0;
         while (performance.now() - t2 < 1000) {
           const ids16 = Array.from({ length: 16 }, () => ids[Math.floor(r.next() * ids.length)]);
-          tf.dispose(batchOf(tf, ids16, { logMels, mean, std, frames }, r));
+          tf.dispose(await batchOf(tf, ids16, { logMels, mean, std, frames }, r));
           n += 16;
         }
         loader[arch] = n / ((performance.now() - t2) / 1000);

@@ -8,7 +8,7 @@ import type { LibraryStore } from '../store/library-store.js';
 import { Random } from '../util/random.js';
 import { checkModelName, loadModel, readMeta, restoreOptimizers, saveModel, type ModelMeta } from './model-store.js';
 import { ARCH_INPUT, buildEncoder, disposeEncoder, type Arch, type Fusion } from './nets/encoders.js';
-import { bandStatistics, LogMelCache, PATCH_SPECS, type LogMel, type PatchSpec } from './patches.js';
+import { BandAccumulator, LogMelCache, PATCH_SPECS, type LogMel, type LogMelSource, type PatchSpec } from './patches.js';
 import type { Optimizer } from '@tensorflow/tfjs';
 import type { TfRuntime } from './tf/backend.js';
 import { AUDIO_SOURCES, audioSourceTracks, buildAudioSource, buildSource, lsiVectors, SourceError, type Source, type SourceName } from './train/sources.js';
@@ -56,29 +56,118 @@ export interface TrainResult {
   cancelled: boolean;
 }
 
-/** Each track's log-mel from the cache (decoded and computed on a miss); tracks that cannot be decoded are skipped. */
-export async function logMelsFor(ctx: EncoderContext, spec: PatchSpec, ids: readonly number[], o: Pick<TrainRequest, 'onProgress' | 'signal'> = {}): Promise<Map<number, LogMel>> {
-  const cache = new LogMelCache(ctx.cacheDir, ctx.cacheBytes);
-  const out = new Map<number, LogMel>();
+/** Decoded log-mels kept in memory for training, at most this many bytes (the rest is read from the disk cache). */
+export const TRAINING_MEMORY_BYTES = 1024 * 2 ** 20;
+
+/**
+ * The training set's log-mels: every track is computed (or found) in the disk cache once up front, a bounded
+ * part stays decoded in memory (least recently used out), and the rest is read back from the cache — or, if
+ * the cache had to evict it, decoded again — when a batch needs it. Memory stays bounded on any library.
+ */
+export class TrainingLogMels implements LogMelSource {
+  private readonly hashes = new Map<number, string>();
+  private readonly memory = new Map<number, LogMel>();
+  private bytes = 0;
+  /** How many reads missed the disk cache and had to decode the audio again. */
+  recomputed = 0;
+
+  constructor(
+    private readonly ctx: EncoderContext,
+    readonly spec: PatchSpec,
+    private readonly cache: LogMelCache,
+    private readonly memoryBytes = TRAINING_MEMORY_BYTES,
+  ) {}
+
+  has(id: number): boolean {
+    return this.hashes.has(id);
+  }
+
+  ids(): number[] {
+    return [...this.hashes.keys()];
+  }
+
+  get size(): number {
+    return this.hashes.size;
+  }
+
+  private remember(id: number, lm: LogMel): void {
+    const size = lm.segments.reduce((n, seg) => n + seg.byteLength, 0);
+    if (size > this.memoryBytes) return;
+    this.memory.delete(id);
+    this.memory.set(id, lm);
+    this.bytes += size;
+    for (const [old, v] of this.memory) {
+      if (this.bytes <= this.memoryBytes) break;
+      this.memory.delete(old);
+      this.bytes -= v.segments.reduce((n, seg) => n + seg.byteLength, 0);
+    }
+  }
+
+  private async compute(id: number, signal?: AbortSignal): Promise<LogMel> {
+    const t = this.ctx.store.trackById(id);
+    if (!t) throw new Error(`Track ${id} left the library.`);
+    return this.cache.getOrCompute(this.spec, t.content_hash, async () => (await decodeForAnalysis(this.ctx.ffmpeg(), t.path, t.duration, signal)).audio);
+  }
+
+  /** Compute (or find) one track's log-mel and keep it; false when it cannot be decoded. */
+  async add(id: number, signal?: AbortSignal): Promise<LogMel | null> {
+    const t = this.ctx.store.trackById(id);
+    if (!t) return null;
+    try {
+      const lm = await this.compute(id, signal);
+      this.hashes.set(id, t.content_hash);
+      this.remember(id, lm);
+      return lm;
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') throw e;
+      // Undecodable files are already reported by analysis; they simply take no part here.
+      return null;
+    }
+  }
+
+  async get(id: number): Promise<LogMel | undefined> {
+    const hit = this.memory.get(id);
+    if (hit) {
+      this.memory.delete(id);
+      this.memory.set(id, hit);
+      return hit;
+    }
+    const hash = this.hashes.get(id);
+    if (hash === undefined) return undefined;
+    let lm = this.cache.get(this.spec, hash);
+    if (!lm) {
+      this.recomputed++;
+      lm = await this.compute(id);
+    }
+    this.remember(id, lm);
+    return lm;
+  }
+}
+
+/**
+ * The log-mels of `ids` (computed on a cache miss, two at a time), per-band statistics accumulated on the way;
+ * tracks that cannot be decoded are left out.
+ */
+export async function prepareLogMels(
+  ctx: EncoderContext,
+  spec: PatchSpec,
+  ids: readonly number[],
+  o: Pick<TrainRequest, 'onProgress' | 'signal'> & { memoryBytes?: number } = {},
+): Promise<{ logMels: TrainingLogMels; stats: BandAccumulator }> {
+  const logMels = new TrainingLogMels(ctx, spec, new LogMelCache(ctx.cacheDir, ctx.cacheBytes), o.memoryBytes);
+  const stats = new BandAccumulator(spec.nMels);
   let next = 0;
   let done = 0;
   const worker = async () => {
     while (next < ids.length) {
       if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
-      const id = ids[next++];
-      const t = ctx.store.trackById(id);
-      if (!t) continue;
-      try {
-        out.set(id, await cache.getOrCompute(spec, t.content_hash, async () => (await decodeForAnalysis(ctx.ffmpeg(), t.path, t.duration, o.signal)).audio));
-      } catch (e) {
-        if ((e as Error).name === 'AbortError') throw e;
-        // Undecodable files are already reported by analysis; they simply take no part here.
-      }
+      const lm = await logMels.add(ids[next++], o.signal);
+      if (lm) stats.add(lm);
       o.onProgress?.({ phase: 'preparing log-mel spectrograms', done: ++done, total: ids.length });
     }
   };
   await Promise.all([worker(), worker()]);
-  return out;
+  return { logMels, stats };
 }
 
 function albumsOf(store: LibraryStore): Map<number, string> {
@@ -128,15 +217,16 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
   if (trainIds.length < 8) throw new Error(`Only ${trainIds.length} tracks to train on: tag more tracks or lower the held-out share.`);
   if (relatedness) for (const id of held) relatedness.delete(id);
 
-  const logMels = await logMelsFor(ctx, patch, trainIds, r);
+  const prepared = await prepareLogMels(ctx, patch, trainIds, r);
+  const logMels = prepared.logMels;
   for (const name of audioTracks.keys()) {
     r.onProgress?.({ phase: `building the ${name} targets`, done: 0, total: 1 });
     // Built from the training tracks' audio only: held-out tracks never shape a target.
-    built.set(name, buildAudioSource(ctx.store, name, logMels, { seed, onProgress: (phase) => r.onProgress?.({ phase, done: 0, total: 1 }) }));
+    built.set(name, await buildAudioSource(ctx.store, name, logMels, { seed, onProgress: (phase) => r.onProgress?.({ phase, done: 0, total: 1 }) }));
   }
   const sources = names.map((n) => built.get(n) as Source);
   for (const s of sources) for (const id of held) s.targets.delete(id);
-  const stats = previous ? { mean: Float32Array.from(previous.mean), std: Float32Array.from(previous.std) } : bandStatistics(logMels.values(), patch.nMels);
+  const stats = previous ? { mean: Float32Array.from(previous.mean), std: Float32Array.from(previous.std) } : prepared.stats.result();
   const fusion: Fusion = previous?.fusion ?? r.fusion ?? (kind === 'triplet' || sources.length === 1 ? 'SS-R' : 'MS-SR@FC');
   const tasks = kind === 'multitask' ? sources.map((s) => ({ name: s.name, outputs: s.k, ...(s.pair ? { pair: true } : {}) })) : [];
   const loaded = previous ? await loadModel(tf, dir) : null;
@@ -220,14 +310,21 @@ export async function embedWithModel(ctx: EncoderContext, name: string, o: { ran
   const rep = o.rand ? 'rand' : name;
   try {
     const tracks = ctx.store.allTracks();
-    const logMels = await logMelsFor(ctx, meta.patch, tracks.map((t) => t.id), o);
     const input = { mean: Float32Array.from(meta.mean), std: Float32Array.from(meta.std), frames: meta.patch.frames };
     let dim = 0;
     let n = 0;
+    let done = 0;
     const kind = meta.kind === 'triplet' ? 'triplet' : 'multitask';
-    for (const t of tracks) {
+    // Track by track, the next log-mel prepared (decoded on a cache miss) while this one is embedded; nothing
+    // but the current pair is held, whatever the size of the library.
+    const source = new TrainingLogMels(ctx, meta.patch, new LogMelCache(ctx.cacheDir, ctx.cacheBytes), 0);
+    let next = tracks.length ? source.add(tracks[0].id, o.signal) : null;
+    for (let i = 0; i < tracks.length; i++) {
+      const t = tracks[i];
       if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
-      const lm = logMels.get(t.id);
+      const lm = await next;
+      next = i + 1 < tracks.length ? source.add(tracks[i + 1].id, o.signal) : null;
+      o.onProgress?.({ phase: 'embedding', done: ++done, total: tracks.length });
       if (!lm) continue;
       const v = embedTrack(tf, enc.featureModel, lm, input, kind);
       if (dim === 0) {
@@ -235,7 +332,7 @@ export async function embedWithModel(ctx: EncoderContext, name: string, o: { ran
         ctx.store.ensureRepresentation(rep, `model:${kind}`, dim, `${o.rand ? 'rand:' : ''}${name}@${meta.updatedAt}`);
       }
       ctx.store.putVector(t.id, rep, t.content_hash, v, { model: name, patches: meta.patch.name });
-      o.onProgress?.({ phase: 'embedding', done: ++n, total: tracks.length });
+      n++;
     }
     return { representation: rep, tracks: n, dim, skipped: tracks.length - n };
   } finally {

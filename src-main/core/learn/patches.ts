@@ -91,25 +91,52 @@ export function slices(lm: LogMel, frames: number): Float32Array[] {
 }
 
 /** Per-band mean and standard deviation over tracks' log-mels (the training statistics kept with a model). */
-export function bandStatistics(tracks: Iterable<LogMel>, nMels: number): { mean: Float32Array; std: Float32Array } {
-  const sum = new Float64Array(nMels);
-  const sq = new Float64Array(nMels);
-  let n = 0;
-  for (const lm of tracks) {
+/** Per-band mean and standard deviation accumulated track by track (so the tracks need not all be in memory). */
+export class BandAccumulator {
+  private readonly sum: Float64Array;
+  private readonly sq: Float64Array;
+  private n = 0;
+
+  constructor(readonly nMels: number) {
+    this.sum = new Float64Array(nMels);
+    this.sq = new Float64Array(nMels);
+  }
+
+  add(lm: LogMel): void {
+    const { nMels, sum, sq } = this;
     for (const s of lm.segments) {
       for (let i = 0; i < s.length; i += nMels) {
         for (let b = 0; b < nMels; b++) {
           sum[b] += s[i + b];
           sq[b] += s[i + b] * s[i + b];
         }
-        n++;
+        this.n++;
       }
     }
   }
-  if (n === 0) throw new Error('bandStatistics: no frames');
-  const mean = Float32Array.from(sum, (v) => v / n);
-  const std = Float32Array.from(sq, (v, b) => Math.sqrt(Math.max(1e-8, v / n - mean[b] * mean[b])));
-  return { mean, std };
+
+  result(): { mean: Float32Array; std: Float32Array } {
+    const n = this.n;
+    if (n === 0) throw new Error('bandStatistics: no frames');
+    const mean = Float32Array.from(this.sum, (v) => v / n);
+    const std = Float32Array.from(this.sq, (v, b) => Math.sqrt(Math.max(1e-8, v / n - mean[b] * mean[b])));
+    return { mean, std };
+  }
+}
+
+export function bandStatistics(tracks: Iterable<LogMel>, nMels: number): { mean: Float32Array; std: Float32Array } {
+  const acc = new BandAccumulator(nMels);
+  for (const lm of tracks) acc.add(lm);
+  return acc.result();
+}
+
+/**
+ * Where training gets a track's log-mel: a plain `Map` (small sets, tests) or a store that keeps a bounded
+ * part in memory and reads (or recomputes) the rest on demand.
+ */
+export interface LogMelSource {
+  has(id: number): boolean;
+  get(id: number): LogMel | undefined | Promise<LogMel | undefined>;
 }
 
 /** Standardise a `[frames, nMels]` patch in place with per-band statistics. */

@@ -219,12 +219,12 @@ const N_MFCC = 20;
  * tracks' frames, LDA into ≤ 40 groups. Deterministic for a seed. Frames per track and the dictionary sample
  * are capped to keep it to seconds on a large library.
  */
-export function buildAudioSource(
+export async function buildAudioSource(
   store: LibraryStore,
   name: SourceName,
-  logMels: ReadonlyMap<number, LogMel>,
+  logMels: ReadonlyMap<number, LogMel> | { ids(): number[]; get(id: number): Promise<LogMel | undefined> },
   o: { seed?: number; codes?: number; framesPerTrack?: number; dictionarySample?: number; onProgress?: (phase: string) => void } = {},
-): Source {
+): Promise<Source> {
   if (!AUDIO_SOURCES.has(name)) throw new SourceError(`${name} is not built from audio.`);
   const seed = o.seed ?? 1;
   const rng = new Random(seed + 104729);
@@ -235,9 +235,12 @@ export function buildAudioSource(
   // Sampled frames of each training track of a known artist.
   const frames: Array<{ artist: string; data: Float32Array }> = [];
   let total = 0;
-  for (const [id, lm] of logMels) {
+  const ids = logMels instanceof Map ? [...logMels.keys()] : (logMels as { ids(): number[] }).ids();
+  for (const id of ids) {
     const artist = byTrack.get(id);
     if (artist === undefined || !keep.has(artist)) continue;
+    const lm = await logMels.get(id);
+    if (!lm) continue;
     const parts = lm.segments.map((seg) => mfccFrames(seg, lm.nMels, deltas)).filter((p) => p.frames > 0);
     const n = parts.reduce((a, p) => a + p.frames, 0);
     if (n === 0) continue;

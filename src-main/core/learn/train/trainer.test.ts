@@ -61,7 +61,7 @@ describe('learning sources', () => {
     store.close();
   });
 
-  it("build seed 001's artist × tag combination and seed 000's artist groups (sub-genres by LDA; MFCC and ΔMFCC dictionaries from audio)", () => {
+  it("build seed 001's artist × tag combination and seed 000's artist groups (sub-genres by LDA; MFCC and ΔMFCC dictionaries from audio)", async () => {
     const store = library(60);
     const sum1 = (m: Map<number, Float32Array>) => [...m.values()].forEach((v) => expect(v.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4));
     const combo = buildSource(store, 'artist-tags', { fields: ['genre', 'mood'] });
@@ -79,16 +79,16 @@ describe('learning sources', () => {
     const ids = Array.from({ length: 60 }, (_, i) => i + 1);
     const lms = logMels(ids, 32, 120, 9);
     for (const name of ['agf-mfcc', 'agf-dmfcc'] as const) {
-      const agf = buildAudioSource(store, name, lms, { seed: 2, codes: 64 });
+      const agf = await buildAudioSource(store, name, lms, { seed: 2, codes: 64 });
       expect(agf.targets.size).toBe(60);
       sum1(agf.targets);
       expect(agf.describe).toMatch(name === 'agf-mfcc' ? /64-code k-means dictionary of MFCC frames/ : /ΔMFCC/);
       expect(Array.from(agf.targets.get(1) as Float32Array)).toEqual(Array.from(agf.targets.get(7) as Float32Array));
       // Built the same way twice, the same targets.
-      expect(Array.from(buildAudioSource(store, name, lms, { seed: 2, codes: 64 }).targets.get(2) as Float32Array)).toEqual(Array.from(agf.targets.get(2) as Float32Array));
+      expect(Array.from((await buildAudioSource(store, name, lms, { seed: 2, codes: 64 })).targets.get(2) as Float32Array)).toEqual(Array.from(agf.targets.get(2) as Float32Array));
     }
     const groupOf = (v: Float32Array) => v.indexOf(Math.max(...v));
-    const mfcc = buildAudioSource(store, 'agf-mfcc', lms, { seed: 2, codes: 64 });
+    const mfcc = await buildAudioSource(store, 'agf-mfcc', lms, { seed: 2, codes: 64 });
     // Tracks 1 (Artist 0, Rock) and 4 (Artist 3, Rock) share a group; track 2 (Artist 1, Jazz) does not.
     expect(groupOf(mfcc.targets.get(1) as Float32Array)).toBe(groupOf(mfcc.targets.get(4) as Float32Array));
     expect(groupOf(mfcc.targets.get(1) as Float32Array)).not.toBe(groupOf(mfcc.targets.get(2) as Float32Array));

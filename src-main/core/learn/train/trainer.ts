@@ -1,7 +1,7 @@
 import type { LayersModel, Optimizer, Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { Random } from '../../util/random.js';
 import type { Encoder } from '../nets/encoders.js';
-import { randomCrop, slices, standardise, type LogMel } from '../patches.js';
+import { randomCrop, slices, standardise, type LogMel, type LogMelSource } from '../patches.js';
 import type { Tf } from '../tf/backend.js';
 import type { Source } from './sources.js';
 
@@ -17,8 +17,8 @@ import type { Source } from './sources.js';
  *   for the negative (`literal`).
  */
 export interface TrainingInput {
-  /** Each training track's log-mel. */
-  logMels: Map<number, LogMel>;
+  /** Each training track's log-mel (in memory, or read on demand from a bounded store). */
+  logMels: LogMelSource;
   /** Per-band standardisation (from the training tracks). */
   mean: Float32Array;
   std: Float32Array;
@@ -53,11 +53,14 @@ export interface TrainOptions {
 }
 
 /** `[batch, frames, nMels, 1]` standardised random crops of the tracks (the input pipeline's one step). */
-export function batchOf(tf: Tf, ids: readonly number[], input: TrainingInput, rng: Random): Tensor {
+export async function batchOf(tf: Tf, ids: readonly number[], input: TrainingInput, rng: Random): Promise<Tensor> {
   const nMels = input.mean.length;
+  // Fetch first, then crop in order: the crops depend on the random stream only, never on fetch timing.
+  const lms = await Promise.all(ids.map((id) => input.logMels.get(id)));
   const flat = new Float32Array(ids.length * input.frames * nMels);
   ids.forEach((id, i) => {
-    const lm = input.logMels.get(id) as LogMel;
+    const lm = lms[i];
+    if (!lm) throw new Error(`The log-mel spectrogram of track ${id} cannot be read any more (the file was moved or changed); run the training again.`);
     flat.set(standardise(randomCrop(lm, input.frames, rng), input.mean, input.std), i * input.frames * nMels);
   });
   return tf.tensor4d(flat, [ids.length, input.frames, nMels, 1]);
@@ -98,7 +101,7 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
     if (n === 0 || (s.pair && n < 2)) throw new Error(`No training track has a target for the ${s.name} source.`);
   }
   // One iteration's batch, from that iteration's own seeded stream (so a resumed run continues the same sequence).
-  const prepare = (it: number): { s: Source; x: Tensor | Tensor[]; y: Tensor2D } => {
+  const prepare = async (it: number): Promise<{ s: Source; x: Tensor | Tensor[]; y: Tensor2D }> => {
     const rng = iterationRandom(seed, it);
     const s = sources[Math.floor(rng.next() * sources.length)];
     if (s.pair) {
@@ -115,17 +118,19 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
         right.push(b);
         same.push(a === b);
       }
-      return { s, x: [batchOf(tf, left, input, rng), batchOf(tf, right, input, rng)], y: tf.tensor2d(same.flatMap((v) => (v ? [0, 1] : [1, 0])), [batchSize, 2]) };
+      const xl = await batchOf(tf, left, input, rng);
+      const xr = await batchOf(tf, right, input, rng);
+      return { s, x: [xl, xr], y: tf.tensor2d(same.flatMap((v) => (v ? [0, 1] : [1, 0])), [batchSize, 2]) };
     }
     const ids = sample(pools.get(s.name) as number[], batchSize, rng);
-    return { s, x: batchOf(tf, ids, input, rng), y: tf.tensor2d(ids.flatMap((id) => Array.from(s.targets.get(id) as Float32Array)), [ids.length, s.k]) };
+    return { s, x: await batchOf(tf, ids, input, rng), y: tf.tensor2d(ids.flatMap((id) => Array.from(s.targets.get(id) as Float32Array)), [ids.length, s.k]) };
   };
   const history: StepReport[] = [];
   let next: ReturnType<typeof prepare> | null = null;
   try {
     for (let it = (o.startIteration ?? 0) + 1; it <= o.iterations; it++) {
       if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
-      const { s, x, y } = next ?? prepare(it);
+      const { s, x, y } = await (next ?? prepare(it));
       next = null;
       const model = enc.taskModels.get(s.name) as LayersModel;
       const loss = (optimizers.get(s.name) as Optimizer).minimize(
@@ -151,7 +156,7 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
       await new Promise((res) => setImmediate(res));
     }
   } finally {
-    if (next) tf.dispose([next.x, next.y]);
+    if (next) await next.then((b) => tf.dispose([b.x, b.y]), () => undefined);
     if (own) for (const opt of optimizers.values()) opt.dispose();
   }
   return history;
@@ -217,18 +222,19 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
   if (pool.length < 4) throw new Error('Triplet training needs at least 4 tagged training tracks.');
   const optimizer = o.optimizers?.get('triplet') ?? tf.train.adam(o.learningRate ?? 1e-3);
   const model = enc.featureModel;
-  const prepare = (it: number): { x: Tensor; P: Tensor2D; N: Tensor2D } => {
+  const prepare = async (it: number): Promise<{ x: Tensor; P: Tensor2D; N: Tensor2D }> => {
     const rng = iterationRandom(seed, it);
     const ids = sample(pool, batchSize, rng);
     const { pos, neg } = pairMasks(ids, o);
-    return { x: batchOf(tf, ids, input, rng), P: tf.tensor2d(pos, [ids.length, ids.length]), N: tf.tensor2d(neg, [ids.length, ids.length]) };
+    const x = await batchOf(tf, ids, input, rng);
+    return { x, P: tf.tensor2d(pos, [ids.length, ids.length]), N: tf.tensor2d(neg, [ids.length, ids.length]) };
   };
   const history: StepReport[] = [];
   let next: ReturnType<typeof prepare> | null = null;
   try {
     for (let it = (o.startIteration ?? 0) + 1; it <= o.iterations; it++) {
       if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
-      const { x, P, N } = next ?? prepare(it);
+      const { x, P, N } = await (next ?? prepare(it));
       next = null;
       const loss = optimizer.minimize(
         () =>
@@ -252,7 +258,7 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
       await new Promise((res) => setImmediate(res));
     }
   } finally {
-    if (next) tf.dispose([next.x, next.P, next.N]);
+    if (next) await next.then((b) => tf.dispose([b.x, b.P, b.N]), () => undefined);
     if (!o.optimizers?.has('triplet')) optimizer.dispose();
   }
   return history;
