@@ -79,6 +79,7 @@ describe('earmark train / embed / eval', () => {
     const resumed = cliJson<TrainResult>(['train', '--name', 'multi', '--resume'], { home });
     expect(resumed.meta.done).toBe(80);
     expect(resumed.meta.history.map((h) => h.iteration)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+    expect(resumed.meta.batchSize).toBe(8); // the resumed run kept the batch size it started with
     expect(new Set(resumed.meta.history.map((h) => h.task))).toEqual(new Set(['tags', 'artist']));
     expect(cli(['train', '--name', 'multi', '--resume'], { home }).stderr).toMatch(/finished its 80 iterations/);
     expect(cliJson<EmbedResult>(['embed', '--model', 'multi'], { home }).dim).toBe(512); // mean ‖ std of the 256-d feature
@@ -93,6 +94,14 @@ describe('earmark train / embed / eval', () => {
     const ev = cliJson<RepresentationComparison>(['eval', '--representations', 'trip,trip2', '--queries-from', 'trip', '--no-heads'], { home });
     expect(ev.rows[1].precision).toEqual(ev.rows[0].precision);
     expect(ev.rows[0].heads).toEqual([]);
+  }, 600_000);
+
+  it('counts iterations from epochs: passes over the training tracks', () => {
+    const r = cliJson<TrainResult>(['train', '--name', 'ep', '--kind', 'triplet', '--epochs', '2', '--batch-size', '16', '--fields', 'genre'], { home });
+    expect(r.meta.trainTracks).toBeGreaterThan(20);
+    expect(r.meta.iterations).toBe(Math.ceil((2 * (r.meta.trainTracks as number)) / 16));
+    expect(r.meta.done).toBe(r.meta.iterations);
+    expect(cli(['train', '--name', 'ep2', '--epochs', '1', '--iterations', '3'], { home }).stderr).toMatch(/iterations or epochs, not both/);
   }, 600_000);
 
   it('reports the backend in use and why the GPU ones were passed over (earmark info)', () => {

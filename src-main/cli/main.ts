@@ -583,7 +583,8 @@ program
   .option('--fields <list>', 'tag fields behind the tags source / triplet relatedness', fieldList, ['genre', 'mood', 'style'])
   .addOption(new Option('--arch <arch>', 'network').choices(['dcnn', 'base-cnn', 'dpnn']).default('dcnn'))
   .addOption(new Option('--fusion <f>', 'how tasks share the network').choices(['SS-R', 'MSS-CR', 'MS-CR@2', 'MS-CR@4', 'MS-CR@6', 'MS-SR@FC']))
-  .option('--iterations <n>', 'training iterations', positiveInt('--iterations'), 500)
+  .option('--iterations <n>', 'training iterations (default 500)', positiveInt('--iterations'))
+  .option('--epochs <n>', 'or: passes over the training tracks (iterations = epochs × tracks ÷ batch size)', positiveInt('--epochs'))
   .option('--batch-size <n>', 'tracks per iteration', positiveInt('--batch-size'))
   .addOption(new Option('--selection <s>', 'triplet selection').choices(['batch-hard', 'literal']).default('batch-hard'))
   .option('--hold-out <share>', 'share of tracks kept out of training as evaluation queries', probability('--hold-out'), 0.15)
@@ -599,7 +600,8 @@ program
         fields: string[];
         arch: 'dcnn' | 'base-cnn' | 'dpnn';
         fusion?: 'SS-R' | 'MSS-CR' | 'MS-CR@2' | 'MS-CR@4' | 'MS-CR@6' | 'MS-SR@FC';
-        iterations: number;
+        iterations?: number;
+        epochs?: number;
         batchSize?: number;
         selection: 'batch-hard' | 'literal';
         holdOut: number;
@@ -624,6 +626,7 @@ program
             arch: o.arch,
             fusion: o.fusion,
             iterations: o.iterations,
+            epochs: o.epochs,
             batchSize: o.batchSize,
             selection: o.selection,
             holdOut: o.holdOut,

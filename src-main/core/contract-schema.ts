@@ -96,6 +96,7 @@ export const REQUEST_SCHEMAS = {
       arch: z.enum(ENCODER_ARCHS).optional(),
       fusion: z.enum(ENCODER_FUSIONS).optional(),
       iterations: z.number().int().min(1).max(10_000_000).optional(),
+      epochs: z.number().int().min(1).max(100_000).optional(),
       batchSize: z.number().int().min(2).max(4096).optional(),
       selection: z.enum(['batch-hard', 'literal']).optional(),
       holdOut: z.number().min(0).max(0.5).optional(),

@@ -171,6 +171,8 @@ export interface TrainJobRequest {
   arch?: (typeof ENCODER_ARCHS)[number];
   fusion?: (typeof ENCODER_FUSIONS)[number];
   iterations?: number;
+  /** Instead of iterations: passes over the training tracks. */
+  epochs?: number;
   batchSize?: number;
   selection?: 'batch-hard' | 'literal';
   holdOut?: number;

@@ -39,6 +39,8 @@ export interface TrainRequest {
   arch?: Arch;
   fusion?: Fusion;
   iterations?: number;
+  /** Instead of iterations: passes over the training tracks (iterations = ⌈epochs × tracks ÷ batch size⌉). */
+  epochs?: number;
   batchSize?: number;
   seed?: number;
   selection?: 'batch-hard' | 'literal';
@@ -182,6 +184,7 @@ function heldOutTracks(ids: readonly number[], share: number, seed: number): num
 
 export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promise<TrainResult> {
   checkModelName(r.name);
+  if (r.iterations !== undefined && r.epochs !== undefined) throw new Error('Give iterations or epochs, not both.');
   const rt = await ctx.tf();
   const { tf } = rt;
   const dir = join(ctx.modelsDir, r.name);
@@ -231,7 +234,9 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
   const tasks = kind === 'multitask' ? sources.map((s) => ({ name: s.name, outputs: s.k, ...(s.pair ? { pair: true } : {}) })) : [];
   const loaded = previous ? await loadModel(tf, dir) : null;
   const enc = loaded?.enc ?? buildEncoder(tf, { arch, fusion, tasks, frames: patch.frames, nMels: patch.nMels, seed });
-  const iterations = previous?.iterations ?? r.iterations ?? 500;
+  const batch = previous?.batchSize ?? r.batchSize ?? (kind === 'triplet' ? 32 : 16);
+  const selection = previous?.selection ?? r.selection ?? 'batch-hard';
+  const iterations = previous?.iterations ?? r.iterations ?? (r.epochs !== undefined ? Math.ceil((r.epochs * logMels.size) / batch) : 500);
   const meta: ModelMeta = previous ?? {
     format: 1,
     name: r.name,
@@ -243,9 +248,12 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
     patch,
     mean: Array.from(stats.mean),
     std: Array.from(stats.std),
-    sources: kind === 'multitask' ? sources.map((s) => ({ name: s.name, describe: s.describe })) : [{ name: 'lsi', describe: `LSI relatedness over ${fields.join(', ')} (${r.selection ?? 'batch-hard'} selection)` }],
+    sources: kind === 'multitask' ? sources.map((s) => ({ name: s.name, describe: s.describe })) : [{ name: 'lsi', describe: `LSI relatedness over ${fields.join(', ')} (${selection} selection)` }],
     fields,
     iterations,
+    batchSize: batch,
+    ...(kind === 'triplet' ? { selection } : {}),
+    trainTracks: logMels.size,
     done: 0,
     history: [],
     heldOut,
@@ -263,7 +271,7 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
   };
   const common = {
     iterations,
-    batchSize: r.batchSize,
+    batchSize: batch,
     seed,
     startIteration: meta.done,
     checkpointEvery: r.checkpointEvery ?? 50,
@@ -281,7 +289,7 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
     // weights), so it can be listed, followed and resumed however early the run stops.
     if (!previous) await save(0);
     if (kind === 'multitask') await trainMultitask(tf, enc, sources, input, common);
-    else await trainTriplet(tf, enc, input, { ...common, relatedness: relatedness as Map<number, Float32Array>, albums: albumsOf(ctx.store), selection: r.selection });
+    else await trainTriplet(tf, enc, input, { ...common, relatedness: relatedness as Map<number, Float32Array>, albums: albumsOf(ctx.store), selection });
   } catch (e) {
     if ((e as Error).name !== 'AbortError') throw e;
     cancelled = true;

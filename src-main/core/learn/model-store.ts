@@ -26,6 +26,11 @@ export interface ModelMeta {
   /** Tag fields behind the tags source or the triplet relatedness. */
   fields: string[];
   iterations: number;
+  /** Tracks per iteration, and the triplet selection: a resumed run goes on with the same (absent in older files). */
+  batchSize?: number;
+  selection?: 'batch-hard' | 'literal';
+  /** Tracks trained on (their log-mels decoded). */
+  trainTracks?: number;
   /** Iterations done so far (less than `iterations` while training or after a cancel). */
   done: number;
   history: Array<{ iteration: number; task: string; loss: number }>;
