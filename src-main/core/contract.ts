@@ -198,6 +198,11 @@ export interface ModelSummary {
   updatedAt: number;
   /** Tracks with this model's vectors in the store (0: not embedded yet). */
   embedded: number;
+  /** `rand` holds this model's untrained twin's vectors. */
+  randIsTwin: boolean;
+  /** Tracks trained on, and tracks per iteration (null for models from before these were recorded). */
+  trainTracks: number | null;
+  batchSize: number | null;
   /** A training job for it is queued or running. */
   training: boolean;
   /** The last loss per task. */

@@ -301,6 +301,9 @@ export class EarmarkService {
         createdAt: m.createdAt,
         updatedAt: m.updatedAt,
         embedded: this.earmark.store.vectorCount(m.name),
+        randIsTwin: this.earmark.store.representation('rand')?.version.startsWith(`rand:${m.name}@`) ?? false,
+        trainTracks: m.trainTracks ?? null,
+        batchSize: m.batchSize ?? null,
         training: this.jobs.active(`train:${m.name}`),
         lastLoss: lastLoss(history),
       };
