@@ -398,6 +398,7 @@ describe('Earmark in a browser, in web mode', () => {
     expect(Number(genreP)).toBeGreaterThanOrEqual(0);
     expect(await page.locator('[data-testid=comparison-table] tr[data-rep="genre-trip"] td[data-head=genre]').textContent()).toMatch(/acc \d/);
     expect(await page.locator('[data-testid=comparison-chart] rect').count()).toBe(4 * 5);
+    await page.locator('[data-testid=comparison-chart]').scrollIntoViewIfNeeded();
     await shot('14-models-comparison');
     // The new representation searches like any other.
     const seed = (await apiCall<{ rows: Array<{ id: number }> }>('queryTracks', { offset: 0, limit: 1, status: 'analyzed' })).rows[0].id;
