@@ -66,6 +66,14 @@ export async function batchOf(tf: Tf, ids: readonly number[], input: TrainingInp
   return tf.tensor4d(flat, [ids.length, input.frames, nMels, 1]);
 }
 
+/** After a step: record and report it, checkpoint when due, and let signals, progress events and cancellation through (wasm steps resolve as microtasks only). */
+async function endStep(o: TrainOptions, history: StepReport[], r: StepReport): Promise<void> {
+  history.push(r);
+  o.onStep?.(r);
+  if (o.onCheckpoint && ((o.checkpointEvery && r.iteration % o.checkpointEvery === 0) || r.iteration === o.iterations)) await o.onCheckpoint(r.iteration);
+  await new Promise((res) => setImmediate(res));
+}
+
 function iterationRandom(seed: number, iteration: number): Random {
   return new Random(seed * 1_000_003 + iteration);
 }
@@ -148,12 +156,7 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
       if (it < o.iterations) next = prepare(it + 1);
       const value = (await loss.data())[0];
       tf.dispose([x, y, loss]);
-      const r = { iteration: it, iterations: o.iterations, task: s.name, loss: value };
-      history.push(r);
-      o.onStep?.(r);
-      if (o.onCheckpoint && ((o.checkpointEvery && it % o.checkpointEvery === 0) || it === o.iterations)) await o.onCheckpoint(it);
-      // Let signals, progress events and cancellation through (wasm steps resolve as microtasks only).
-      await new Promise((res) => setImmediate(res));
+      await endStep(o, history, { iteration: it, iterations: o.iterations, task: s.name, loss: value });
     }
   } finally {
     if (next) await next.then((b) => tf.dispose([b.x, b.y]), () => undefined);
@@ -250,12 +253,7 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
       if (it < o.iterations) next = prepare(it + 1);
       const value = (await loss.data())[0];
       tf.dispose([x, P, N, loss]);
-      const r = { iteration: it, iterations: o.iterations, task: 'triplet', loss: value };
-      history.push(r);
-      o.onStep?.(r);
-      if (o.onCheckpoint && ((o.checkpointEvery && it % o.checkpointEvery === 0) || it === o.iterations)) await o.onCheckpoint(it);
-      // Let signals, progress events and cancellation through (wasm steps resolve as microtasks only).
-      await new Promise((res) => setImmediate(res));
+      await endStep(o, history, { iteration: it, iterations: o.iterations, task: 'triplet', loss: value });
     }
   } finally {
     if (next) await next.then((b) => tf.dispose([b.x, b.P, b.N]), () => undefined);
