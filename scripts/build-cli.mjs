@@ -1,10 +1,11 @@
-// Bundles the CLI, the analysis worker and the benchmark into out/cli (Node ESM). Dependencies stay external.
+// Bundles the CLI, the analysis and head-training workers and the benchmark into out/cli (Node ESM). Dependencies stay external.
 import { build } from 'esbuild';
 
 await build({
   entryPoints: {
     earmark: 'src-main/cli/main.ts',
     'analyze-worker': 'src-main/core/jobs/analyze-worker.ts',
+    'head-worker': 'src-main/core/learn/heads/head-worker.ts',
     bench: 'src-main/cli/bench.ts',
   },
   outdir: 'out/cli',

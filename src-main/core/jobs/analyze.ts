@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Ffmpeg } from '../audio/decode.js';
 import { BUILTIN_REPRESENTATIONS, isBuiltin } from '../audio/representations.js';
@@ -9,6 +6,7 @@ import type { LibraryStore, TrackRow } from '../store/library-store.js';
 import { decodeForAnalysis, failureOf, type AnalysisFailure } from './analyze-file.js';
 import type { Excerpt } from '../audio/representations.js';
 import type { FromWorker, ToWorker } from './analyze-protocol.js';
+import { findBundledScript } from '../util/worker-script.js';
 
 export interface AnalyzeProgress {
   done: number;
@@ -47,15 +45,7 @@ export interface AnalyzeOptions {
 
 /** Where the bundled analysis worker lives: beside the running bundle, or in the repository's out/cli. */
 export function findWorkerScript(explicit?: string): string {
-  const candidates: string[] = [];
-  if (explicit) candidates.push(explicit);
-  if (process.env.EARMARK_WORKER) candidates.push(process.env.EARMARK_WORKER);
-  const here = dirname(fileURLToPath(import.meta.url));
-  candidates.push(join(here, 'analyze-worker.js'));
-  // From the TypeScript sources (tests): <repo>/src-main/core/jobs → <repo>/out/cli.
-  candidates.push(resolve(here, '../../../out/cli/analyze-worker.js'));
-  for (const c of candidates) if (existsSync(c)) return c;
-  throw new Error(`The analysis worker is not built (looked in ${candidates.join(', ')}). Run \`npm run build:cli\`.`);
+  return findBundledScript('analyze-worker.js', { explicit, envVar: 'EARMARK_WORKER', from: import.meta.url });
 }
 
 const IN_FLIGHT_PER_WORKER = 2;

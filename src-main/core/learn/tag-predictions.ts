@@ -4,6 +4,7 @@ import { facetVocabulary, splitJoined, valueKey, type FacetVocabulary } from '..
 import type { FacetChanges } from '../library/tag-writer.js';
 import type { ProposalPage, ProposalQuery } from '../contract.js';
 import type { LibraryStore } from '../store/library-store.js';
+import { foldRunnerFor } from './heads/head-pool.js';
 import { calibrateThresholds, crossFit, disposeHead, HeadDataError, headProbabilities, trainHead, type HeadConfig, type HeadData, type HeadKind } from './heads/head.js';
 import type { Tf } from './tf/backend.js';
 
@@ -35,6 +36,11 @@ export interface PredictOptions extends HeadOptions {
   folds?: number;
   onProgress?: (p: { field: string; fold: number; folds: number; epoch: number; epochs: number; loss: number }) => void;
   signal?: AbortSignal;
+  /**
+   * Threads that train the folds side by side (default: one per core, up to the fold count, when TensorFlow.js
+   * runs on WebAssembly or JavaScript and there are enough tagged tracks to pay for starting them; 1 = here).
+   */
+  workers?: number;
 }
 
 export interface FieldPrediction {
@@ -183,6 +189,7 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
     {
       folds: o.folds ?? 5,
       signal: o.signal,
+      runner: foldRunnerFor(tf, { samples: data.x.length, folds: o.folds ?? 5, workers: o.workers }),
       onFold: (fold, folds, p) => o.onProgress?.({ field, fold, folds, epoch: p.epoch, epochs: p.epochs, loss: p.loss }),
     },
   );

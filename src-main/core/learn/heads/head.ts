@@ -1,4 +1,4 @@
-import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { Random } from '../../util/random.js';
 import type { Tf } from '../tf/backend.js';
 
@@ -40,7 +40,7 @@ export interface TrainedHead {
   nValues: number;
   mean: Float32Array;
   std: Float32Array;
-  model: LayersModel;
+  net: HeadNet;
   history: Array<{ epoch: number; loss: number; valLoss: number | null }>;
   /** The epoch whose weights were kept (the best validation loss, or the last). */
   bestEpoch: number;
@@ -114,37 +114,81 @@ function targets(y: number[][], idx: ArrayLike<number>, nValues: number): Float3
   return out;
 }
 
-function buildModel(tf: Tf, dim: number, nValues: number, c: Required<HeadConfig>): LayersModel {
-  const seeded = (k: number) => tf.initializers.glorotUniform({ seed: c.seed * 7919 + k });
-  const activation = c.multiLabel ? 'sigmoid' : 'softmax';
-  const layers =
-    c.kind === 'mlp'
-      ? [
-          tf.layers.dropout({ rate: c.dropout, inputShape: [dim], seed: c.seed * 31 + 1 }),
-          tf.layers.dense({ units: c.hidden, activation: 'elu', kernelInitializer: seeded(1) }),
-          tf.layers.dropout({ rate: c.dropout, seed: c.seed * 31 + 2 }),
-          tf.layers.dense({ units: nValues, activation, kernelInitializer: seeded(2) }),
-        ]
-      : [tf.layers.dense({ units: nValues, activation, inputShape: [dim], kernelInitializer: seeded(1) })];
-  const model = tf.sequential({ layers });
-  model.compile({ optimizer: tf.train.adam(c.learningRate), loss: c.multiLabel ? 'binaryCrossentropy' : 'categoricalCrossentropy' });
-  return model;
+/**
+ * The head's parameters as variables: `mlp` — W1 `[dim, hidden]`, b1 `[hidden]`, W2 `[hidden, nValues]`,
+ * b2 `[nValues]`; `linear` — W `[dim, nValues]`, b `[nValues]`. Glorot-uniform weights, zero biases (Keras'
+ * defaults for a dense layer). A plain training loop over these (rather than a Keras-style model) keeps the
+ * per-step work to the few kernels the network needs: most of a step's time goes into the two matrix products.
+ */
+export interface HeadNet {
+  kind: HeadKind;
+  vars: Variable[];
 }
 
-/** The loss the head trains on (cross-entropy, or binary cross-entropy averaged over values), on held-out data. */
-function meanLoss(tf: Tf, model: LayersModel, x: Float32Array, y: Float32Array, n: number, dim: number, nValues: number, multiLabel: boolean): number {
-  return tf.tidy(() => {
-    const p = (model.predict(tf.tensor2d(x, [n, dim])) as Tensor).clipByValue(1e-7, 1 - 1e-7);
-    const t = tf.tensor2d(y, [n, nValues]);
-    const terms = multiLabel ? tf.add(tf.mul(t, tf.log(p)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, p)))).mean(1) : tf.mul(t, tf.log(p)).sum(1);
-    return -terms.mean().dataSync()[0];
-  });
+function buildNet(tf: Tf, dim: number, nValues: number, c: Required<HeadConfig>): HeadNet {
+  const glorot = (shape: [number, number], k: number) => tf.initializers.glorotUniform({ seed: c.seed * 7919 + k }).apply(shape);
+  const v = (t: Tensor, name: string) => tf.variable(t, true, `head_${name}_${nextNetId}`);
+  nextNetId++;
+  return tf.tidy(() =>
+    c.kind === 'mlp'
+      ? { kind: c.kind, vars: [v(glorot([dim, c.hidden], 1), 'w1'), v(tf.zeros([c.hidden]), 'b1'), v(glorot([c.hidden, nValues], 2), 'w2'), v(tf.zeros([nValues]), 'b2')] }
+      : { kind: c.kind, vars: [v(glorot([dim, nValues], 1), 'w'), v(tf.zeros([nValues]), 'b')] },
+  );
+}
+let nextNetId = 0;
+
+/**
+ * Logits `[n, nValues]`. While training, `hiddenMask` `[n, hidden]` is the hidden layer's inverted-dropout
+ * mask (0 or 1/(1−rate)); the input's dropout is applied when the batch is assembled.
+ */
+function logits(tf: Tf, net: HeadNet, x: Tensor, hiddenMask?: Tensor): Tensor {
+  if (net.kind === 'linear') {
+    const [w, b] = net.vars;
+    return tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b });
+  }
+  const [w1, b1, w2, b2] = net.vars;
+  let h = tf.elu(tf.fused.matMul({ a: x as Tensor2D, b: w1 as Tensor2D, bias: b1 }));
+  if (hiddenMask) h = tf.mul(h, hiddenMask);
+  return tf.fused.matMul({ a: h as Tensor2D, b: w2 as Tensor2D, bias: b2 });
+}
+
+/** Mean cross-entropy from logits: softmax over values, or one sigmoid per value averaged over values. */
+function lossOf(tf: Tf, z: Tensor, y: Tensor, multiLabel: boolean): Scalar {
+  return multiLabel ? (tf.losses.sigmoidCrossEntropy(y, z) as Scalar) : (tf.losses.softmaxCrossEntropy(y, z) as Scalar);
+}
+
+function probabilities(tf: Tf, z: Tensor, multiLabel: boolean): Tensor {
+  return multiLabel ? tf.sigmoid(z) : tf.softmax(z);
+}
+
+/** Inverted dropout in place: each entry kept with probability 1 − rate and scaled by 1/(1 − rate). */
+function dropInPlace(a: Float32Array, rate: number, rng: Random): void {
+  if (rate <= 0) return;
+  const scale = 1 / (1 - rate);
+  for (let i = 0; i < a.length; i++) a[i] = rng.next() < rate ? 0 : a[i] * scale;
+}
+
+/** The loss the head trains on, without dropout, on held-out data (in chunks, so memory stays flat). */
+function meanLoss(tf: Tf, net: HeadNet, x: Float32Array, y: Float32Array, n: number, dim: number, nValues: number, multiLabel: boolean): number {
+  const chunk = 4096;
+  let sum = 0;
+  for (let s = 0; s < n; s += chunk) {
+    const m = Math.min(chunk, n - s);
+    sum +=
+      m *
+      tf.tidy(() => {
+        const xt = tf.tensor2d(x.subarray(s * dim, (s + m) * dim), [m, dim]);
+        const yt = tf.tensor2d(y.subarray(s * nValues, (s + m) * nValues), [m, nValues]);
+        return lossOf(tf, logits(tf, net, xt), yt, multiLabel).dataSync()[0];
+      });
+  }
+  return sum / n;
 }
 
 /**
  * Train a head. With `validation`, the weights of the epoch with the lowest validation loss are kept and
- * training stops after `patience` epochs without improvement; without, all epochs run. Batches are drawn
- * in a seeded order, so the same data, config and backend give the same head.
+ * training stops after `patience` epochs without improvement; without, all epochs run. Batches and dropout
+ * masks are drawn from a seeded generator, so the same data, config and backend give the same head.
  */
 export async function trainHead(
   tf: Tf,
@@ -156,14 +200,23 @@ export async function trainHead(
   const dim = checkData(data, c.multiLabel);
   if (o.validation && o.validation.x.length > 0) checkData(o.validation, c.multiLabel);
   const { mean, std } = standardisation(data.x, dim);
-  const model = buildModel(tf, dim, data.nValues, c);
   const n = data.x.length;
+  const all = Array.from({ length: n }, (_, i) => i);
+  const X = inputs(data.x, all, mean, std); // [n, dim]
+  const Y = targets(data.y, all, data.nValues); // [n, nValues]
+  const net = buildNet(tf, dim, data.nValues, c);
+  const optimizer = tf.train.adam(c.learningRate);
   const rng = new Random(c.seed);
-  const order = Array.from({ length: n }, (_, i) => i);
+  const dropRng = new Random(c.seed * 31 + 1);
+  const order = all.slice();
   const val = o.validation && o.validation.x.length > 0 ? o.validation : null;
   const valX = val ? inputs(val.x, Array.from(val.x.keys()), mean, std) : null;
   const valY = val ? targets(val.y, Array.from(val.y.keys()), data.nValues) : null;
   const history: TrainedHead['history'] = [];
+  const bs = c.batchSize;
+  const xb = new Float32Array(bs * dim);
+  const yb = new Float32Array(bs * data.nValues);
+  const hm = c.kind === 'mlp' ? new Float32Array(bs * c.hidden) : null;
   let best = Infinity;
   let bestEpoch = 0;
   let bestWeights: Tensor[] | null = null;
@@ -174,22 +227,40 @@ export async function trainHead(
         const j = Math.floor(rng.next() * (i + 1));
         [order[i], order[j]] = [order[j], order[i]];
       }
-      let lossSum = 0;
+      // The epoch's loss stays on the device until the epoch ends: no read-back per step.
+      let lossSum: Tensor = tf.scalar(0);
       let batches = 0;
-      for (let b = 0; b < n; b += c.batchSize) {
-        const idx = order.slice(b, Math.min(n, b + c.batchSize));
+      for (let b = 0; b < n; b += bs) {
+        const m = Math.min(bs, n - b);
         // A last batch of one sample gives batch statistics nothing to learn from; fold it into the previous.
-        if (idx.length < 2 && b > 0) continue;
-        const xb = tf.tensor2d(inputs(data.x, idx, mean, std), [idx.length, dim]);
-        const yb = tf.tensor2d(targets(data.y, idx, data.nValues), [idx.length, data.nValues]);
-        const loss = (await model.trainOnBatch(xb, yb)) as number;
-        xb.dispose();
-        yb.dispose();
-        lossSum += loss;
+        if (m < 2 && b > 0) continue;
+        for (let i = 0; i < m; i++) {
+          const r = order[b + i];
+          xb.set(X.subarray(r * dim, (r + 1) * dim), i * dim);
+          yb.set(Y.subarray(r * data.nValues, (r + 1) * data.nValues), i * data.nValues);
+        }
+        const xs = xb.subarray(0, m * dim);
+        if (c.kind === 'mlp') dropInPlace(xs, c.dropout, dropRng);
+        let mask: Float32Array | null = null;
+        if (hm) {
+          mask = hm.subarray(0, m * c.hidden);
+          mask.fill(1);
+          dropInPlace(mask, c.dropout, dropRng);
+        }
+        const next = tf.tidy(() => {
+          const xt = tf.tensor2d(xs, [m, dim]);
+          const yt = tf.tensor2d(yb.subarray(0, m * data.nValues), [m, data.nValues]);
+          const mt = mask ? tf.tensor2d(mask, [m, c.hidden]) : undefined;
+          const loss = optimizer.minimize(() => lossOf(tf, logits(tf, net, xt, mt), yt, c.multiLabel), true, net.vars) as Scalar;
+          return tf.add(lossSum, loss);
+        });
+        lossSum.dispose();
+        lossSum = next;
         batches++;
       }
-      const loss = lossSum / Math.max(1, batches);
-      const valLoss = val && valX && valY ? meanLoss(tf, model, valX, valY, val.x.length, dim, data.nValues, c.multiLabel) : null;
+      const loss = (lossSum.dataSync()[0] as number) / Math.max(1, batches);
+      lossSum.dispose();
+      const valLoss = val && valX && valY ? meanLoss(tf, net, valX, valY, val.x.length, dim, data.nValues, c.multiLabel) : null;
       history.push({ epoch, loss, valLoss });
       o.onEpoch?.({ epoch, epochs: c.epochs, loss, valLoss });
       if (valLoss !== null) {
@@ -197,7 +268,7 @@ export async function trainHead(
           best = valLoss;
           bestEpoch = epoch;
           bestWeights?.forEach((w) => w.dispose());
-          bestWeights = model.getWeights().map((w) => w.clone());
+          bestWeights = net.vars.map((w) => tf.clone(w));
         } else if (epoch - bestEpoch >= c.patience) {
           break;
         }
@@ -207,14 +278,15 @@ export async function trainHead(
       // Let progress events and cancellation through between epochs.
       await new Promise((r) => setImmediate(r));
     }
-    if (bestWeights) model.setWeights(bestWeights);
+    if (bestWeights) net.vars.forEach((w, i) => w.assign((bestWeights as Tensor[])[i]));
   } catch (e) {
-    disposeModel(model);
+    disposeNet(net);
     throw e;
   } finally {
     bestWeights?.forEach((w) => w.dispose());
+    optimizer.dispose();
   }
-  return { config: c, dim, nValues: data.nValues, mean, std, model, history, bestEpoch };
+  return { config: c, dim, nValues: data.nValues, mean, std, net, history, bestEpoch };
 }
 
 /** Each sample's probabilities `[nValues]` (softmax or per-value sigmoid), in chunks so memory stays flat. */
@@ -222,7 +294,7 @@ export function headProbabilities(tf: Tf, head: TrainedHead, x: Float32Array[], 
   const out: Float32Array[] = [];
   for (let s = 0; s < x.length; s += chunk) {
     const idx = Array.from({ length: Math.min(chunk, x.length - s) }, (_, i) => s + i);
-    const flat = tf.tidy(() => (head.model.predict(tf.tensor2d(inputs(x, idx, head.mean, head.std), [idx.length, head.dim])) as Tensor).dataSync() as Float32Array);
+    const flat = tf.tidy(() => probabilities(tf, logits(tf, head.net, tf.tensor2d(inputs(x, idx, head.mean, head.std), [idx.length, head.dim])), head.config.multiLabel).dataSync() as Float32Array);
     for (let i = 0; i < idx.length; i++) out.push(flat.slice(i * head.nValues, (i + 1) * head.nValues));
   }
   return out;
@@ -244,14 +316,13 @@ export function segmentAveragedProbabilities(tf: Tf, head: TrainedHead, tracks: 
   });
 }
 
-/** Free a head's weights and its optimizer's state (the model owns the optimizer only when named by a string). */
+/** Free a head's weights. */
 export function disposeHead(head: TrainedHead): void {
-  disposeModel(head.model);
+  disposeNet(head.net);
 }
 
-function disposeModel(model: LayersModel): void {
-  model.optimizer?.dispose();
-  model.dispose();
+function disposeNet(net: HeadNet): void {
+  net.vars.forEach((v) => v.dispose());
 }
 
 /**
@@ -330,49 +401,109 @@ export interface CrossFit {
   epochs: number;
 }
 
+/** One fold of a cross-fit: the head trains on `fitIdx`, stops early on `valIdx` and predicts `testIdx`. */
+export interface FoldTask {
+  fold: number;
+  seed: number;
+  fitIdx: number[];
+  valIdx: number[];
+  testIdx: number[];
+}
+
+export interface FoldResult {
+  /** Probabilities for `testIdx`, in its order. */
+  test: Float32Array[];
+  /** Probabilities for every `extra` sample. */
+  extra: Float32Array[];
+  bestEpoch: number;
+}
+
+/** The folds of a k-fold cross-fit; early stopping in fold f watches fold f+1 (never the held-out one). */
+export function foldTasks(y: number[][], k: number, seed: number): FoldTask[] {
+  const fold = stratifiedFolds(y, k, seed);
+  const tasks: FoldTask[] = [];
+  for (let f = 0; f < k; f++) {
+    const trainIdx = fold.flatMap((g, i) => (g !== f ? [i] : []));
+    const testIdx = fold.flatMap((g, i) => (g === f ? [i] : []));
+    if (testIdx.length === 0) continue;
+    const valFold = (f + 1) % k;
+    const fitIdx = trainIdx.filter((i) => fold[i] !== valFold);
+    const valIdx = trainIdx.filter((i) => fold[i] === valFold);
+    tasks.push(fitIdx.length >= 2 ? { fold: f, seed: seed + f, fitIdx, valIdx, testIdx } : { fold: f, seed: seed + f, fitIdx: trainIdx, valIdx: [], testIdx });
+  }
+  return tasks;
+}
+
+/** Train one fold's head and score its held-out samples and the extra ones; the head is disposed before returning. */
+export async function fitFold(
+  tf: Tf,
+  data: HeadData,
+  config: HeadConfig,
+  extra: Float32Array[],
+  task: FoldTask,
+  o: { onEpoch?: (p: HeadProgress) => void; signal?: AbortSignal } = {},
+): Promise<FoldResult> {
+  const pick = (idx: number[]): HeadData => ({ x: idx.map((i) => data.x[i]), y: idx.map((i) => data.y[i]), nValues: data.nValues });
+  const head = await trainHead(tf, pick(task.fitIdx), { ...config, seed: task.seed }, {
+    validation: task.valIdx.length > 0 ? pick(task.valIdx) : undefined,
+    signal: o.signal,
+    onEpoch: o.onEpoch,
+  });
+  try {
+    return {
+      test: headProbabilities(tf, head, task.testIdx.map((i) => data.x[i])),
+      extra: headProbabilities(tf, head, extra),
+      bestEpoch: head.bestEpoch,
+    };
+  } finally {
+    disposeHead(head);
+  }
+}
+
+/** Runs fold tasks somewhere else (worker threads); see `head-pool.ts`. */
+export type FoldRunner = (
+  data: HeadData,
+  config: HeadConfig,
+  extra: Float32Array[],
+  tasks: FoldTask[],
+  o: { onEpoch?: (task: FoldTask, p: HeadProgress) => void; signal?: AbortSignal },
+) => Promise<FoldResult[]>;
+
 /**
  * k-fold cross-fitting: k heads, each trained on k−1 folds (with early stopping on a slice of them) and
  * predicting the fold it never saw, so every labelled sample gets an honest held-out prediction (what finds
  * mislabelled files and calibrates thresholds); `extra` samples (the unlabelled tracks) get the mean of the
- * k heads. Heads are disposed before returning.
+ * k heads. The folds are independent: with a `runner` (a pool of worker threads) they train side by side,
+ * and the result is the same as training them here one after another. Heads are disposed before returning.
  */
 export async function crossFit(
   tf: Tf,
   data: HeadData,
   config: HeadConfig,
   extra: Float32Array[],
-  o: { folds?: number; onFold?: (fold: number, folds: number, p: HeadProgress) => void; signal?: AbortSignal } = {},
+  o: { folds?: number; onFold?: (fold: number, folds: number, p: HeadProgress) => void; signal?: AbortSignal; runner?: FoldRunner } = {},
 ): Promise<CrossFit> {
   const k = Math.max(2, Math.min(o.folds ?? 5, data.x.length));
   const seed = config.seed ?? HEAD_DEFAULTS.seed;
-  const fold = stratifiedFolds(data.y, k, seed);
+  const tasks = foldTasks(data.y, k, seed);
+  let results: FoldResult[];
+  if (o.runner) {
+    results = await o.runner(data, config, extra, tasks, { signal: o.signal, onEpoch: (t, p) => o.onFold?.(t.fold, k, p) });
+  } else {
+    results = [];
+    for (const task of tasks) results.push(await fitFold(tf, data, config, extra, task, { signal: o.signal, onEpoch: (p) => o.onFold?.(task.fold, k, p) }));
+  }
   const oof: Float32Array[] = new Array<Float32Array>(data.x.length);
   const extraSum = extra.map(() => new Float32Array(data.nValues));
   let epochs = 0;
-  for (let f = 0; f < k; f++) {
-    const trainIdx = fold.flatMap((g, i) => (g !== f ? [i] : []));
-    const testIdx = fold.flatMap((g, i) => (g === f ? [i] : []));
-    if (testIdx.length === 0) continue;
-    // Early stopping watches the next fold round (never the held-out one).
-    const valFold = (f + 1) % k;
-    const fitIdx = trainIdx.filter((i) => fold[i] !== valFold);
-    const valIdx = trainIdx.filter((i) => fold[i] === valFold);
-    const pick = (idx: number[]): HeadData => ({ x: idx.map((i) => data.x[i]), y: idx.map((i) => data.y[i]), nValues: data.nValues });
-    const head = await trainHead(tf, pick(fitIdx.length >= 2 ? fitIdx : trainIdx), { ...config, seed: seed + f }, {
-      validation: fitIdx.length >= 2 ? pick(valIdx) : undefined,
-      signal: o.signal,
-      onEpoch: (p) => o.onFold?.(f, k, p),
+  tasks.forEach((task, t) => {
+    const r = results[t];
+    epochs += r.bestEpoch / k;
+    r.test.forEach((p, j) => (oof[task.testIdx[j]] = p));
+    r.extra.forEach((p, j) => {
+      for (let v = 0; v < data.nValues; v++) extraSum[j][v] += p[v] / k;
     });
-    try {
-      epochs += head.bestEpoch / k;
-      headProbabilities(tf, head, testIdx.map((i) => data.x[i])).forEach((p, j) => (oof[testIdx[j]] = p));
-      headProbabilities(tf, head, extra).forEach((p, j) => {
-        for (let v = 0; v < data.nValues; v++) extraSum[j][v] += p[v] / k;
-      });
-    } finally {
-      disposeHead(head);
-    }
-  }
+  });
   const thresholds = calibrateThresholds(oof, data.y, data.nValues, !!config.multiLabel);
   return { oof, extra: extraSum, thresholds, epochs };
 }
