@@ -23,7 +23,8 @@ beforeAll(() => {
     if (r.status !== 0) throw new Error(`earmark ${args.join(' ')}: ${r.stderr}`);
   }
   manifest = JSON.parse(readFileSync(join(lib, 'earmark-demo.json'), 'utf8')) as DemoManifest;
-  predictions = cliJson<{ fields: FieldPrediction[] }>(['predict', '--fields', 'genre,mood'], { home }).fields;
+  // Two worker threads train the folds side by side (the default keeps a library this small in one thread).
+  predictions = cliJson<{ fields: FieldPrediction[] }>(['predict', '--fields', 'genre,mood', '--workers', '2'], { home }).fields;
 }, 900_000);
 afterAll(() => t.cleanup());
 

@@ -438,8 +438,9 @@ program
   .option('--min-support <n>', 'tracks a value needs to be learned', positiveInt('--min-support'), 5)
   .option('--folds <n>', 'cross-fitting folds (every tagged track is predicted by heads that never saw it)', positiveInt('--folds'), 5)
   .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
+  .option('--workers <n>', 'threads training the folds side by side (default: one per core on the WebAssembly backend, for 1,500+ tagged tracks)', positiveInt('--workers'))
   .option('--json', 'machine-readable output')
-  .action(async (o: { fields: string[]; representation: string; head: 'mlp' | 'linear'; minSupport: number; folds: number; seed: number; json?: boolean }, cmd: Command) => {
+  .action(async (o: { fields: string[]; representation: string; head: 'mlp' | 'linear'; minSupport: number; folds: number; seed: number; workers?: number; json?: boolean }, cmd: Command) => {
     await withEarmark(cmd, async (e) => {
       const rt = await e.tf();
       if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
@@ -452,8 +453,9 @@ program
           minSupport: o.minSupport,
           folds: o.folds,
           seed: o.seed,
+          workers: o.workers,
           signal,
-          onProgress: (p) => bar.update(p.fold * p.epochs + p.epoch, p.folds * p.epochs, { current: `${p.field} fold ${p.fold + 1}/${p.folds} loss ${p.loss.toFixed(3)}` }),
+          onProgress: (p) => bar.update(p.done, p.total, { current: `${p.field} fold ${p.fold + 1}/${p.folds} loss ${p.loss.toFixed(3)}` }),
         });
         bar.done();
         print(!!o.json, report, () =>

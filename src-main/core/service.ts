@@ -250,8 +250,8 @@ export class EarmarkService {
         onProgress: (p) =>
           ctx.progress({
             phase: `${p.field}: fold ${p.fold + 1} of ${p.folds}, loss ${p.loss.toFixed(3)}`,
-            done: fields.indexOf(p.field) * p.folds * p.epochs + p.fold * p.epochs + p.epoch,
-            total: fields.length * p.folds * p.epochs,
+            done: fields.indexOf(p.field) * p.total + p.done,
+            total: fields.length * p.total,
           }),
       });
       return [

@@ -34,7 +34,11 @@ export interface HeadOptions {
 export interface PredictOptions extends HeadOptions {
   /** Folds of the cross-fitting that gives every tagged track a held-out prediction (default 5). */
   folds?: number;
-  onProgress?: (p: { field: string; fold: number; folds: number; epoch: number; epochs: number; loss: number }) => void;
+  /**
+   * After each epoch of any fold: that fold's epoch, and `done` of `total` epochs over all folds of the field
+   * (folds may train side by side, so `done` is the sum, not this fold's position).
+   */
+  onProgress?: (p: { field: string; fold: number; folds: number; epoch: number; epochs: number; loss: number; done: number; total: number }) => void;
   signal?: AbortSignal;
   /**
    * Threads that train the folds side by side (default: one per core, up to the fold count, when TensorFlow.js
@@ -181,6 +185,7 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
   const taught = new Set(L.teach.map((t) => t.at));
   const rest = L.tracks.map((_, at) => at).filter((at) => !taught.has(at));
   const config: HeadConfig = { kind, multiLabel, seed: o.seed ?? 1, ...(o.epochs ? { epochs: o.epochs } : {}) };
+  const epochsByFold = new Map<number, number>();
   const cf = await crossFit(
     tf,
     data,
@@ -190,7 +195,12 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
       folds: o.folds ?? 5,
       signal: o.signal,
       runner: foldRunnerFor(tf, { samples: data.x.length, folds: o.folds ?? 5, workers: o.workers }),
-      onFold: (fold, folds, p) => o.onProgress?.({ field, fold, folds, epoch: p.epoch, epochs: p.epochs, loss: p.loss }),
+      onFold: (fold, folds, p) => {
+        epochsByFold.set(fold, p.epoch);
+        let done = 0;
+        for (const e of epochsByFold.values()) done += e;
+        o.onProgress?.({ field, fold, folds, epoch: p.epoch, epochs: p.epochs, loss: p.loss, done, total: folds * p.epochs });
+      },
     },
   );
   const probsByAt = new Map<number, Float32Array>();
