@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../util/random.js';
 import { loadTf, type Tf } from '../tf/backend.js';
-import { calibrateThresholds, crossFit, disposeHead, headProbabilities, segmentAveragedProbabilities, stratifiedFolds, trainHead, type HeadData } from './head.js';
+import { calibrateThresholds, crossFit, disposeHead, dropInPlace, headProbabilities, segmentAveragedProbabilities, stratifiedFolds, trainHead, type HeadData } from './head.js';
 
 let tf: Tf;
 beforeAll(async () => {
@@ -160,4 +160,20 @@ describe('crossFit', () => {
     cf.extra.forEach((p, i) => expect(argmax(p)).toBe(i % 4));
     expect(cf.thresholds).toHaveLength(4);
   });
+});
+
+describe('dropInPlace', () => {
+  for (const rate of [0.5, 0.3]) {
+    it(`drops about ${rate} of the entries and scales the rest by 1/(1 − rate)`, () => {
+      const a = new Float32Array(64_000).fill(2);
+      dropInPlace(a, rate, new Random(5));
+      const kept = a.filter((v) => v !== 0);
+      expect(Math.abs(kept.length / a.length - (1 - rate))).toBeLessThan(0.01);
+      kept.forEach((v) => expect(v).toBeCloseTo(2 / (1 - rate), 5));
+      // No runs: neighbouring entries are independent (a stuck bit would keep or drop long stretches).
+      let same = 0;
+      for (let i = 1; i < a.length; i++) if ((a[i] === 0) === (a[i - 1] === 0)) same++;
+      expect(Math.abs(same / (a.length - 1) - (rate * rate + (1 - rate) * (1 - rate)))).toBeLessThan(0.01);
+    });
+  }
 });

@@ -161,10 +161,21 @@ function probabilities(tf: Tf, z: Tensor, multiLabel: boolean): Tensor {
   return multiLabel ? tf.sigmoid(z) : tf.softmax(z);
 }
 
-/** Inverted dropout in place: each entry kept with probability 1 − rate and scaled by 1/(1 − rate). */
-function dropInPlace(a: Float32Array, rate: number, rng: Random): void {
+/**
+ * Inverted dropout in place: each entry kept with probability 1 − rate and scaled by 1/(1 − rate). At the
+ * usual rate of ½ each random bit is one coin (32 entries per draw); other rates draw one number per entry.
+ */
+export function dropInPlace(a: Float32Array, rate: number, rng: Random): void {
   if (rate <= 0) return;
   const scale = 1 / (1 - rate);
+  if (rate === 0.5) {
+    for (let i = 0; i < a.length; i += 32) {
+      let bits = rng.uint32();
+      const end = Math.min(a.length, i + 32);
+      for (let j = i; j < end; j++, bits >>>= 1) a[j] = bits & 1 ? a[j] * scale : 0;
+    }
+    return;
+  }
   for (let i = 0; i < a.length; i++) a[i] = rng.next() < rate ? 0 : a[i] * scale;
 }
 
