@@ -7,7 +7,7 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 /**
  * electron-vite builds the three parts of the desktop app from Earmark's own folders (not the tool's
  * default `src/main`, `src/preload`, `src/renderer`): the Electron shell in `src-main/app` over the plain-Node
- * core in `src-main/core` (with its backend utility process and the analysis worker), the preload bridge in
+ * core in `src-main/core` (with its backend utility process and the worker threads for analysis, tag heads and encoder training), the preload bridge in
  * `src-preload` (CommonJS: sandboxed preloads cannot be ES modules), and the Vue renderer in `src-renderer`,
  * which web mode (`earmark serve`) serves as well. Native modules and ffmpeg stay external to the bundles.
  */
@@ -21,6 +21,7 @@ export default defineConfig({
           backend: here('src-main/app/backend.ts'),
           'analyze-worker': here('src-main/core/jobs/analyze-worker.ts'),
           'head-worker': here('src-main/core/learn/heads/head-worker.ts'),
+          'train-worker': here('src-main/core/learn/train-worker.ts'),
         },
         external: ['electron', 'better-sqlite3', 'hnswlib-node', '@ffmpeg-installer/ffmpeg', /^@tensorflow\//],
       },

@@ -1,4 +1,4 @@
-// Bundles the CLI, the analysis and head-training workers and the benchmark into out/cli (Node ESM). Dependencies stay external.
+// Bundles the CLI, the analysis, head-training and encoder-training workers and the benchmark into out/cli (Node ESM). Dependencies stay external.
 import { build } from 'esbuild';
 
 await build({
@@ -6,6 +6,7 @@ await build({
     earmark: 'src-main/cli/main.ts',
     'analyze-worker': 'src-main/core/jobs/analyze-worker.ts',
     'head-worker': 'src-main/core/learn/heads/head-worker.ts',
+    'train-worker': 'src-main/core/learn/train-worker.ts',
     bench: 'src-main/cli/bench.ts',
   },
   outdir: 'out/cli',

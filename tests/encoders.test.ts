@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbedResult, ModelMeta, RepresentationComparison, TrainResult } from '../src-main/core/api.js';
+import { Earmark, type EmbedResult, type ModelMeta, type RepresentationComparison, type TrainRequest, type TrainResult } from '../src-main/core/api.js';
 import { cli, cliJson, REPO, tempDir } from './helpers/fixtures.js';
 
 /**
@@ -83,6 +83,39 @@ describe('earmark train / embed / eval', () => {
     expect(new Set(resumed.meta.history.map((h) => h.task))).toEqual(new Set(['tags', 'artist']));
     expect(cli(['train', '--name', 'multi', '--resume'], { home }).stderr).toMatch(/finished its 80 iterations/);
     expect(cliJson<EmbedResult>(['embed', '--model', 'multi'], { home }).dim).toBe(512); // mean ‖ std of the 256-d feature
+  }, 600_000);
+
+  it('trains in a worker thread, as the app does: the same losses as in this thread, a stop saves, errors cross over', async () => {
+    const em = Earmark.open({ home });
+    try {
+      const req: Omit<TrainRequest, 'name'> = { kind: 'multitask', sources: ['tags', 'artist'], fields: ['genre'], iterations: 4, batchSize: 8, seed: 3 };
+      const here = await em.trainEncoder({ name: 'in-here', ...req });
+      const steps: number[] = [];
+      const there = await em.trainEncoderInThread({ name: 'in-thread', ...req, onProgress: (p) => p.phase === 'training' && steps.push(p.done) });
+      expect(there.cancelled).toBe(false);
+      expect(steps).toEqual([1, 2, 3, 4]);
+      expect(there.meta.history.map((h) => h.task)).toEqual(here.meta.history.map((h) => h.task));
+      there.meta.history.forEach((h, i) => expect(h.loss).toBeCloseTo(here.meta.history[i].loss, 5));
+
+      const stop = new AbortController();
+      const stopped = await em.trainEncoderInThread({
+        name: 'in-thread-stopped',
+        ...req,
+        iterations: 20,
+        signal: stop.signal,
+        onProgress: (p) => p.phase === 'training' && p.done === 2 && stop.abort(),
+      });
+      expect(stopped.cancelled).toBe(true);
+      expect(stopped.meta.done).toBeGreaterThanOrEqual(2);
+      expect(stopped.meta.done).toBeLessThan(20);
+      const resumed = await em.trainEncoderInThread({ name: 'in-thread-stopped', ...req, resume: true });
+      expect(resumed.cancelled).toBe(false);
+      expect(resumed.meta.done).toBe(20);
+
+      await expect(em.trainEncoderInThread({ name: 'in-here', ...req })).rejects.toThrow(/exists already/);
+    } finally {
+      em.close();
+    }
   }, 600_000);
 
   it('exports a model as one file and imports it under another name, with the same vectors', () => {

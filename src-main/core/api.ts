@@ -16,6 +16,7 @@ import {
 } from './learn/tag-predictions.js';
 import { loadTf, type TfRuntime } from './learn/tf/backend.js';
 import { HeadDataError } from './learn/heads/head.js';
+import { findTrainWorkerScript, trainInThread } from './learn/train-thread.js';
 import { embedWithModel, evaluateRepresentations, trainEncoder, type EmbedResult, type EncoderContext, type RetrievalScores, type TrainRequest, type TrainResult } from './learn/encoder-jobs.js';
 import { checkModelName, exportModel, importModel, listModels, readMeta, type ModelMeta } from './learn/model-store.js';
 import { LogMelCache, type CacheInfo } from './learn/patches.js';
@@ -600,6 +601,28 @@ export class Earmark {
   /** Train an encoder (multi-task or triplet) on the library; checkpointed in models/NAME, resumable. */
   trainEncoder(r: TrainRequest): Promise<TrainResult> {
     return trainEncoder(this.encoderContext(), r);
+  }
+
+  /**
+   * The same, in a worker thread (what the app's service uses, so its own thread stays free for the API and
+   * other jobs while a network trains); here when the worker script is not built.
+   */
+  trainEncoderInThread(r: TrainRequest): Promise<TrainResult> {
+    let script: string;
+    try {
+      script = findTrainWorkerScript();
+    } catch {
+      return this.trainEncoder(r);
+    }
+    const ctx = this.encoderContext();
+    let ffmpeg: Ffmpeg | null = null;
+    let ffmpegError: string | undefined;
+    try {
+      ffmpeg = ctx.ffmpeg();
+    } catch (e) {
+      ffmpegError = (e as Error).message;
+    }
+    return trainInThread(script, { db: this.paths.db, modelsDir: ctx.modelsDir, cacheDir: ctx.cacheDir, cacheBytes: ctx.cacheBytes, ffmpeg, ffmpegError }, r);
   }
 
   /** A trained model's track vectors (or its untrained twin's, as `rand`) into the store, and its index. */

@@ -330,7 +330,7 @@ export class EarmarkService {
         const live: LossPoint[] = [];
         this.liveHistory.set(r.name, live);
         try {
-          const res = await this.earmark.trainEncoder({
+          const res = await this.earmark.trainEncoderInThread({
             ...r,
             kind,
             signal: ctx.signal,
