@@ -85,7 +85,7 @@ describe('earmark train / embed / eval', () => {
     expect(cliJson<EmbedResult>(['embed', '--model', 'multi'], { home }).dim).toBe(512); // mean ‖ std of the 256-d feature
   }, 600_000);
 
-  it('trains in a worker thread, as the app does: the same losses as in this thread, a stop saves, errors cross over', async () => {
+  it('trains and embeds in a worker thread, as the app does: the same losses and vectors as in this thread, a stop saves, errors cross over', async () => {
     const em = Earmark.open({ home });
     try {
       const req: Omit<TrainRequest, 'name'> = { kind: 'multitask', sources: ['tags', 'artist'], fields: ['genre'], iterations: 4, batchSize: 8, seed: 3 };
@@ -113,6 +113,17 @@ describe('earmark train / embed / eval', () => {
       expect(resumed.meta.done).toBe(20);
 
       await expect(em.trainEncoderInThread({ name: 'in-here', ...req })).rejects.toThrow(/exists already/);
+
+      // Embedding in the thread writes the same vectors as here, and the index is built from them.
+      const a = await em.embed('in-here');
+      const before = em.store.vectors('in-here');
+      const b = await em.embed('in-here', { inThread: true });
+      expect(b.tracks).toBe(a.tracks);
+      const after = em.store.vectors('in-here');
+      expect(Array.from(after.ids)).toEqual(Array.from(before.ids));
+      after.data.forEach((v, i) => v.forEach((x, j) => expect(x).toBeCloseTo(before.data[i][j], 5)));
+      const s = await em.similar({ trackId: before.ids[0], k: 3, representation: 'in-here' });
+      expect(s.results).toHaveLength(3);
     } finally {
       em.close();
     }

@@ -16,7 +16,7 @@ import {
 } from './learn/tag-predictions.js';
 import { loadTf, type TfRuntime } from './learn/tf/backend.js';
 import { HeadDataError } from './learn/heads/head.js';
-import { findTrainWorkerScript, trainInThread } from './learn/train-thread.js';
+import { embedInThread, findTrainWorkerScript, trainInThread, type TrainThreadInit } from './learn/train-thread.js';
 import { embedWithModel, evaluateRepresentations, trainEncoder, type EmbedResult, type EncoderContext, type RetrievalScores, type TrainRequest, type TrainResult } from './learn/encoder-jobs.js';
 import { checkModelName, exportModel, importModel, listModels, readMeta, type ModelMeta } from './learn/model-store.js';
 import { LogMelCache, type CacheInfo } from './learn/patches.js';
@@ -608,11 +608,17 @@ export class Earmark {
    * other jobs while a network trains); here when the worker script is not built.
    */
   trainEncoderInThread(r: TrainRequest): Promise<TrainResult> {
+    const thread = this.encoderThread();
+    return thread ? trainInThread(thread.script, thread.init, r) : this.trainEncoder(r);
+  }
+
+  /** The worker script and what it needs to open this library; null when the script is not built. */
+  private encoderThread(): { script: string; init: TrainThreadInit } | null {
     let script: string;
     try {
       script = findTrainWorkerScript();
     } catch {
-      return this.trainEncoder(r);
+      return null;
     }
     const ctx = this.encoderContext();
     let ffmpeg: Ffmpeg | null = null;
@@ -622,15 +628,17 @@ export class Earmark {
     } catch (e) {
       ffmpegError = (e as Error).message;
     }
-    return trainInThread(script, { db: this.paths.db, modelsDir: ctx.modelsDir, cacheDir: ctx.cacheDir, cacheBytes: ctx.cacheBytes, ffmpeg, ffmpegError }, r);
+    return { script, init: { db: this.paths.db, modelsDir: ctx.modelsDir, cacheDir: ctx.cacheDir, cacheBytes: ctx.cacheBytes, ffmpeg, ffmpegError } };
   }
 
   /** A trained model's track vectors (or its untrained twin's, as `rand`) into the store, and its index. */
-  async embed(model: string, o: { rand?: boolean; onProgress?: TrainRequest['onProgress']; signal?: AbortSignal } = {}): Promise<EmbedResult & { index: 'built' | 'loaded' }> {
-    const r = await embedWithModel(this.encoderContext(), model, o);
+  async embed(model: string, o: { rand?: boolean; onProgress?: TrainRequest['onProgress']; signal?: AbortSignal; inThread?: boolean } = {}): Promise<EmbedResult & { index: 'built' | 'loaded' }> {
+    const thread = o.inThread ? this.encoderThread() : null;
+    const r = thread ? await embedInThread(thread.script, thread.init, model, o) : await embedWithModel(this.encoderContext(), model, o);
     const li = this.indexes.ensure(r.representation);
     return { ...r, index: li.origin };
   }
+
 
   /** The held-out query tracks: a model's (tracks it never trained on), or 15 % of the library drawn with the seed. */
   private heldOutQueries(o: { queriesFrom?: string; seed?: number }): number[] {

@@ -359,7 +359,7 @@ export class EarmarkService {
       'embed',
       rand ? `Embed with untrained ${model} (rand)` : `Embed with ${model}`,
       async (ctx) => {
-        const r = await this.earmark.embed(model, { rand, signal: ctx.signal, onProgress: (p) => ctx.progress({ phase: p.phase, done: p.done, total: p.total }) });
+        const r = await this.earmark.embed(model, { rand, inThread: true, signal: ctx.signal, onProgress: (p) => ctx.progress({ phase: p.phase, done: p.done, total: p.total }) });
         return `${r.tracks} tracks embedded as "${r.representation}" (${r.dim} dimensions)${r.skipped ? `; ${r.skipped} could not be decoded` : ''}.`;
       },
       { key: `embed:${model}:${rand}`, subject: model },
