@@ -84,6 +84,20 @@ describe('dspFrames (the fused dsp front end)', () => {
     expect(energy.indexOf(Math.max(...energy))).toBe(9); // A
   });
 
+  it('reads the same frames bit for bit from a spectrogram at half the hop (what the mfcc front end computes)', () => {
+    for (const n of [y.length, y.length - 300, 16 * 512 + 1]) {
+      const z = y.subarray(0, n);
+      const fine = spectrogram(z, { nFft: O.nFft, hopLength: O.hopLength / 2 });
+      const own = dspFrames(z, O)!;
+      const shared = dspFrames(z, O, 16, { S: fine, step: 2 })!;
+      expect(shared.logMel.data).toEqual(own.logMel.data);
+      expect(shared.mfcc.data).toEqual(own.mfcc.data);
+      expect(shared.shape.data).toEqual(own.shape.data);
+    }
+    expect(() => dspFrames(y, O, 16, { S: spectrogram(y, { nFft: 512, hopLength: 256 }), step: 2 })).toThrow(/bins/);
+    expect(() => dspFrames(y, O, 16, { S: spectrogram(y.subarray(0, y.length / 2), { nFft: O.nFft, hopLength: 256 }), step: 2 })).toThrow(/does not cover/);
+  });
+
   it('refuses excerpts with fewer frames than asked', () => {
     expect(dspFrames(new Float32Array(14 * 512), O)).toBeNull();
     expect(dspFrames(new Float32Array(15 * 512), O)).not.toBeNull();

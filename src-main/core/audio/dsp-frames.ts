@@ -70,17 +70,49 @@ function sparseRows(fb: Matrix): SparseRows {
 }
 
 /**
+ * A power spectrogram of the same signal and `nFft` at a finer hop (`hopLength / step`), such as the `mfcc`
+ * front end's: its every `step`-th column is exactly the frame `dspFrames` would compute (same centre, same
+ * window, same float32 |X|²), so the STFT is not taken twice.
+ */
+export interface PowerSpectrogram {
+  /** `[1 + nFft/2, nFineFrames]` */
+  S: Matrix;
+  step: number;
+}
+
+function checkSpectrogram(from: PowerSpectrogram, o: DspFrameOptions, nFrames: number): void {
+  if (from.S.rows !== 1 + o.nFft / 2) throw new Error(`The shared spectrogram has ${from.S.rows} bins, expected ${1 + o.nFft / 2}.`);
+  if (!Number.isInteger(from.step) || from.step < 1 || (nFrames - 1) * from.step >= from.S.cols) {
+    throw new Error(`The shared spectrogram (${from.S.cols} frames, step ${from.step}) does not cover ${nFrames} frames.`);
+  }
+}
+
+/** Visit every `step`-th column of `S` as frame 0, 1, 2, … in a reused buffer. */
+function columnsOf({ S, step }: PowerSpectrogram, nFrames: number, visit: (p: Float32Array, t: number) => void): void {
+  const p = new Float32Array(S.rows);
+  const d = S.data;
+  const cols = S.cols;
+  for (let t = 0; t < nFrames; t++) {
+    const c = t * step;
+    for (let k = 0; k < p.length; k++) p[k] = d[k * cols + c];
+    visit(p, t);
+  }
+}
+
+/**
  * The `dsp` front end of one excerpt in a single pass over its STFT frames, never holding the spectrogram:
  * for each frame, the mel power (librosa's filterbank), its dB and MFCC, and on every `decimate`-th frame the
  * spectral shape (centroid, bandwidth, rolloff, flatness, contrast, chroma). Each value equals what the matrix
  * functions (`spectrogram` → `melspectrogramFromSpectrogram` → `powerToDb` → `dctRows`, and the descriptors
  * on the decimated spectrogram) give, to float32 rounding: the same float32 spectrum and mel power, the same
  * sums (the MFCC's in a different order).
+ * With `from`, the frames are read from a finer spectrogram of the same signal instead of computed here.
  * `null` when the excerpt has fewer than `minFrames` frames.
  */
-export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16): DspFrames | null {
+export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16, from?: PowerSpectrogram): DspFrames | null {
   const nFrames = 1 + Math.floor(y.length / o.hopLength);
   if (nFrames < minFrames) return null;
+  if (from) checkSpectrogram(from, o, nFrames);
   const mel = sparseRows(melFilterbank({ sr: o.sr, nFft: o.nFft, nMels: o.nMels }));
   const basis = dctBasis(o.nMfcc, o.nMels);
   const tables = spectrumTables(o.sr, o.nFft);
@@ -96,7 +128,8 @@ export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16): 
   // Hoisted into locals: the per-frame loops below are the hottest code of an analysis.
   const { nMels, nMfcc, decimate, amin } = o;
   const { k0, k1, weights, nBins } = mel;
-  forEachPowerFrame(y, { nFft: o.nFft, hopLength: o.hopLength }, (p, t) => {
+  const frames = from ? (visit: (p: Float32Array, t: number) => void) => columnsOf(from, nFrames, visit) : (visit: (p: Float32Array, t: number) => void) => forEachPowerFrame(y, { nFft: o.nFft, hopLength: o.hopLength }, visit);
+  frames((p, t) => {
     for (let m = 0; m < nMels; m++) {
       let acc = 0;
       const base = m * nBins;

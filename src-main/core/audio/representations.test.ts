@@ -80,7 +80,8 @@ describe('dsp representation', () => {
     const y = clicks(120, 6);
     const both = DSP_REPRESENTATION.compute([frontEnd(y, SR, { fine: true })!]);
     const alone = DSP_REPRESENTATION.compute([frontEnd(y, SR, { fine: false })!]);
-    both.forEach((v, i) => expect(Math.abs(v - alone[i]), `dim ${i}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
+    // The same frames bit for bit (the dsp pass reads the fine spectrogram's every other frame), so the same vector.
+    expect(Array.from(both)).toEqual(Array.from(alone));
   });
   it('rejects audio too short to analyse', () => {
     expect(frontEnd(new Float32Array(1000), SR)).toBeNull();

@@ -52,8 +52,9 @@ const DECIMATE = 2;
 /**
  * The analysis front end of one excerpt. `fine` (hop 256, `power_to_db` with librosa's top_db = 80, exactly
  * librosa's MFCC) feeds `mfcc`; `coarse` (hop 512, dB floored at an absolute −80 dB so each frame depends on
- * itself alone, computed in one fused pass over the STFT) feeds `dsp`. The two are computed independently, so
- * `dsp` vectors are the same whether or not `mfcc` was computed alongside.
+ * itself alone, computed in one fused pass over the STFT) feeds `dsp`. When both are wanted, the dsp pass reads
+ * every other frame of the fine spectrogram instead of taking its own STFT: the same frames bit for bit, so
+ * `dsp` vectors are the same whether or not `mfcc` was computed alongside (tested).
  */
 export interface FrontEnd {
   y: Float32Array;
@@ -71,7 +72,9 @@ export function frontEnd(y: Float32Array, sr: number, { fine = true }: { fine?: 
     const logMel = powerToDb(melspectrogramFromSpectrogram(S, { sr, nFft: FRONT_END.nFft, nMels: FRONT_END.nMels }));
     fineFrames = { hopLength: FRONT_END.hopLength, S, logMel, mfcc: dctRows(logMel, FRONT_END.nMfcc) };
   }
-  const coarse = dspFrames(y, { sr, ...DSP_FRONT_END, decimate: DECIMATE, amin: 1e-8 });
+  // With the fine front end computed, its spectrogram's every other frame is the dsp front end's frame.
+  const shared = fineFrames && DSP_FRONT_END.nFft === FRONT_END.nFft ? { S: fineFrames.S, step: DSP_FRONT_END.hopLength / FRONT_END.hopLength } : undefined;
+  const coarse = dspFrames(y, { sr, ...DSP_FRONT_END, decimate: DECIMATE, amin: 1e-8 }, 16, shared);
   if (!coarse) return null;
   return { y, sr, fine: fineFrames, coarse };
 }
