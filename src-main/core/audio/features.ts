@@ -17,20 +17,40 @@ export function applyFilterbank(fb: Matrix, S: Matrix): Matrix {
   if (fb.cols !== S.rows) throw new Error(`filterbank has ${fb.cols} bins, spectrogram ${S.rows}`);
   const nFrames = S.cols;
   const out = matrix(fb.rows, nFrames);
-  const acc = new Float64Array(nFrames);
+  // Each filter's non-zero span, found once.
+  const k0 = new Int32Array(fb.rows);
+  const k1 = new Int32Array(fb.rows);
   for (let m = 0; m < fb.rows; m++) {
-    acc.fill(0);
-    const base = m * fb.cols;
-    for (let k = 0; k < fb.cols; k++) {
-      const w = fb.data[base + k];
-      if (w === 0) continue;
-      const srow = k * nFrames;
-      for (let t = 0; t < nFrames; t++) acc[t] += w * S.data[srow + t];
+    let a = 0;
+    while (a < fb.cols && fb.data[m * fb.cols + a] === 0) a++;
+    let b = fb.cols;
+    while (b > a && fb.data[m * fb.cols + b - 1] === 0) b--;
+    k0[m] = a;
+    k1[m] = b;
+  }
+  // Over blocks of frames, so the block of S stays in cache while every filter reads it; each output is the
+  // same float64 sum in the same order (bins ascending) as without blocking.
+  const acc = new Float64Array(FRAME_BLOCK);
+  for (let t0 = 0; t0 < nFrames; t0 += FRAME_BLOCK) {
+    const n = Math.min(FRAME_BLOCK, nFrames - t0);
+    for (let m = 0; m < fb.rows; m++) {
+      acc.fill(0, 0, n);
+      const base = m * fb.cols;
+      for (let k = k0[m]; k < k1[m]; k++) {
+        const w = fb.data[base + k];
+        if (w === 0) continue;
+        const srow = k * nFrames + t0;
+        for (let t = 0; t < n; t++) acc[t] += w * S.data[srow + t];
+      }
+      const orow = m * nFrames + t0;
+      for (let t = 0; t < n; t++) out.data[orow + t] = acc[t];
     }
-    out.data.set(acc, m * nFrames);
   }
   return out;
 }
+
+/** Frames per block in the matrix loops: a block of a 513-bin spectrogram (≈ 260 KB) stays in L2. */
+const FRAME_BLOCK = 128;
 
 /**
  * Mel spectrogram as `librosa.feature.melspectrogram(y=y, sr=sr, n_fft=nFft, hop_length=hopLength, n_mels=nMels,
@@ -93,15 +113,31 @@ export function dctRows(S: Matrix, nOut: number): Matrix {
   if (nOut > S.rows) throw new Error(`cannot keep ${nOut} DCT coefficients of ${S.rows} bands`);
   const basis = dctBasis(nOut, S.rows);
   const out = matrix(nOut, S.cols);
-  const acc = new Float64Array(S.cols);
-  for (let k = 0; k < nOut; k++) {
-    acc.fill(0);
-    for (let i = 0; i < S.rows; i++) {
-      const w = basis[k * S.rows + i];
-      const srow = i * S.cols;
-      for (let t = 0; t < S.cols; t++) acc[t] += w * S.data[srow + t];
+  const { rows, cols, data } = S;
+  const o = out.data;
+  // Blocked over frames like applyFilterbank, and two coefficients per pass over the block (each S value read
+  // once for both): every output is the same float64 sum in the same order (bands ascending).
+  const a0 = new Float64Array(FRAME_BLOCK);
+  const a1 = new Float64Array(FRAME_BLOCK);
+  for (let t0 = 0; t0 < cols; t0 += FRAME_BLOCK) {
+    const n = Math.min(FRAME_BLOCK, cols - t0);
+    for (let k = 0; k < nOut; k += 2) {
+      const pair = k + 1 < nOut;
+      a0.fill(0, 0, n);
+      a1.fill(0, 0, n);
+      for (let i = 0; i < rows; i++) {
+        const w0 = basis[k * rows + i];
+        const w1 = pair ? basis[(k + 1) * rows + i] : 0;
+        const srow = i * cols + t0;
+        for (let t = 0; t < n; t++) {
+          const v = data[srow + t];
+          a0[t] += w0 * v;
+          a1[t] += w1 * v;
+        }
+      }
+      for (let t = 0; t < n; t++) o[k * cols + t0 + t] = a0[t];
+      if (pair) for (let t = 0; t < n; t++) o[(k + 1) * cols + t0 + t] = a1[t];
     }
-    out.data.set(acc, k * S.cols);
   }
   return out;
 }
