@@ -1,5 +1,5 @@
 import { frameBandwidth, frameCentroid, frameChroma, frameContrast, frameFlatness, frameRolloff, N_CONTRAST, spectrumTables } from './descriptors.js';
-import { dctBasis } from './features.js';
+import { dctBasis, nonZeroSpans } from './features.js';
 import { matrix, type Matrix } from './matrix.js';
 import { melFilterbank } from './mel.js';
 import { forEachPowerFrame } from './stft.js';
@@ -54,17 +54,7 @@ const sparseCache = new Map<Matrix, SparseRows>();
 function sparseRows(fb: Matrix): SparseRows {
   const hit = sparseCache.get(fb);
   if (hit) return hit;
-  const k0 = new Int32Array(fb.rows);
-  const k1 = new Int32Array(fb.rows);
-  for (let m = 0; m < fb.rows; m++) {
-    let a = 0;
-    while (a < fb.cols && fb.data[m * fb.cols + a] === 0) a++;
-    let b = fb.cols;
-    while (b > a && fb.data[m * fb.cols + b - 1] === 0) b--;
-    k0[m] = a;
-    k1[m] = b;
-  }
-  const s = { k0, k1, weights: fb.data, nBins: fb.cols };
+  const s = { ...nonZeroSpans(fb), weights: fb.data, nBins: fb.cols };
   sparseCache.set(fb, s);
   return s;
 }

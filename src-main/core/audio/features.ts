@@ -12,12 +12,8 @@ export interface MelSpectrogramOptions {
   power?: number;
 }
 
-/** Apply a `[nMels, nBins]` filterbank to a `[nBins, nFrames]` spectrogram, skipping the zero weights. */
-export function applyFilterbank(fb: Matrix, S: Matrix): Matrix {
-  if (fb.cols !== S.rows) throw new Error(`filterbank has ${fb.cols} bins, spectrogram ${S.rows}`);
-  const nFrames = S.cols;
-  const out = matrix(fb.rows, nFrames);
-  // Each filter's non-zero span, found once.
+/** Each row's non-zero span `[k0[r], k1[r])` (empty when the row is all zeros). */
+export function nonZeroSpans(fb: Matrix): { k0: Int32Array; k1: Int32Array } {
   const k0 = new Int32Array(fb.rows);
   const k1 = new Int32Array(fb.rows);
   for (let m = 0; m < fb.rows; m++) {
@@ -28,6 +24,15 @@ export function applyFilterbank(fb: Matrix, S: Matrix): Matrix {
     k0[m] = a;
     k1[m] = b;
   }
+  return { k0, k1 };
+}
+
+/** Apply a `[nMels, nBins]` filterbank to a `[nBins, nFrames]` spectrogram, skipping the zero weights. */
+export function applyFilterbank(fb: Matrix, S: Matrix): Matrix {
+  if (fb.cols !== S.rows) throw new Error(`filterbank has ${fb.cols} bins, spectrogram ${S.rows}`);
+  const nFrames = S.cols;
+  const out = matrix(fb.rows, nFrames);
+  const { k0, k1 } = nonZeroSpans(fb);
   // Over blocks of frames, so the block of S stays in cache while every filter reads it; each output is the
   // same float64 sum in the same order (bins ascending) as without blocking.
   const acc = new Float64Array(FRAME_BLOCK);
