@@ -690,7 +690,7 @@ program
 
 program
   .command('export-model')
-  .description('write a model as one file')
+  .description('write a model as one file (weights, settings, and the optimiser state an unfinished model resumes with)')
   .argument('<name>')
   .requiredOption('--out <file>', 'the file to write')
   .action(async (name: string, o: { out: string }, cmd: Command) => {

@@ -1,5 +1,5 @@
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../tests/helpers/fixtures.js';
@@ -51,6 +51,10 @@ describe('model files', () => {
     expect(() => importModel(file, join(t.dir, 'models'), 'tiny2')).toThrow(/exists already/);
     writeFileSync(join(t.dir, 'junk.json'), '{"a":1}');
     expect(() => importModel(join(t.dir, 'junk.json'), join(t.dir, 'models'))).toThrow(/not an Earmark model file/);
+    const damaged = { ...JSON.parse(readFileSync(file, 'utf8')), optimizer: { json: {}, bin: 7 } };
+    writeFileSync(join(t.dir, 'damaged.earmark-model'), JSON.stringify(damaged));
+    expect(() => importModel(join(t.dir, 'damaged.earmark-model'), join(t.dir, 'models'), 'tiny3')).toThrow(/damaged optimizer section/);
+    expect(listModels(join(t.dir, 'models')).map((x) => x.name)).not.toContain('tiny3');
     disposeEncoder(enc);
     disposeEncoder(again.enc);
     x.dispose();

@@ -194,21 +194,39 @@ export function listModels(modelsDir: string): ModelMeta[] {
     .map((d) => readMeta(join(modelsDir, d)));
 }
 
-/** One file with everything: `{ earmark, model, weights (base64) }`. */
+/**
+ * One file with everything: `{ earmark, model, weights (base64) }`, and the optimisers' state when the model
+ * has it (`optimizer: { json, bin (base64) }`), so an unfinished model imported elsewhere resumes with its
+ * Adam moments as it would have here.
+ */
 export function exportModel(dir: string, out: string): void {
-  const file = { format: 'earmark-model', version: 1, earmark: readMeta(dir), model: JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')), weights: readFileSync(join(dir, 'weights.bin')).toString('base64') };
+  const optimizer = existsSync(join(dir, 'optimizer.json'))
+    ? { json: JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8')) as unknown, bin: readFileSync(join(dir, 'optimizer.bin')).toString('base64') }
+    : undefined;
+  const file = {
+    format: 'earmark-model',
+    version: 1,
+    earmark: readMeta(dir),
+    model: JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')),
+    weights: readFileSync(join(dir, 'weights.bin')).toString('base64'),
+    ...(optimizer ? { optimizer } : {}),
+  };
   writeFileSync(`${out}.tmp`, JSON.stringify(file));
   renameSync(`${out}.tmp`, out);
 }
 
 export function importModel(file: string, modelsDir: string, name?: string): ModelMeta {
-  let parsed: { format?: string; earmark?: ModelMeta; model?: unknown; weights?: string };
+  let parsed: { format?: string; earmark?: ModelMeta; model?: unknown; weights?: string; optimizer?: { json?: unknown; bin?: unknown } };
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new Error(`${file} is not an Earmark model file (${e instanceof Error ? e.message : String(e)}).`);
   }
   if (parsed.format !== 'earmark-model' || !parsed.earmark || !parsed.model || typeof parsed.weights !== 'string') throw new Error(`${file} is not an Earmark model file.`);
+  const opt = parsed.optimizer;
+  if (opt !== undefined && (typeof opt !== 'object' || opt === null || typeof opt.json !== 'object' || typeof opt.bin !== 'string')) {
+    throw new Error(`${file} has a damaged optimizer section.`);
+  }
   const meta: ModelMeta = { ...parsed.earmark, name: name ?? parsed.earmark.name };
   checkModelName(meta.name);
   const dir = join(modelsDir, meta.name);
@@ -218,6 +236,10 @@ export function importModel(file: string, modelsDir: string, name?: string): Mod
   mkdirSync(tmp, { recursive: true });
   writeFileSync(join(tmp, 'model.json'), JSON.stringify(parsed.model));
   writeFileSync(join(tmp, 'weights.bin'), Buffer.from(parsed.weights, 'base64'));
+  if (opt) {
+    writeFileSync(join(tmp, 'optimizer.bin'), Buffer.from(opt.bin as string, 'base64'));
+    writeFileSync(join(tmp, 'optimizer.json'), JSON.stringify(opt.json));
+  }
   writeFileSync(join(tmp, 'earmark.json'), JSON.stringify(meta, null, 1));
   renameSync(tmp, dir);
   return meta;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../../tests/helpers/fixtures.js';
 import { LibraryStore } from '../../store/library-store.js';
 import { Random } from '../../util/random.js';
-import { loadModel, restoreOptimizers, saveModel } from '../model-store.js';
+import { exportModel, importModel, loadModel, restoreOptimizers, saveModel } from '../model-store.js';
 import { buildEncoder, disposeEncoder } from '../nets/encoders.js';
 import { bandStatistics, PATCH_SPECS, type LogMel } from '../patches.js';
 import { loadTf, type Tf } from '../tf/backend.js';
@@ -194,7 +194,7 @@ describe('training', () => {
     store.close();
   }, 300_000);
 
-  it('resumes exactly: a checkpoint keeps the weights and the Adam moments, so 10 + 10 iterations equal 20', async () => {
+  it('resumes exactly: a checkpoint keeps the weights and the Adam moments (an exported and imported copy too), so 10 + 10 iterations equal 20', async () => {
     const store = library(30);
     const sources = [buildSource(store, 'artist')];
     const ids = Array.from({ length: 30 }, (_, i) => i + 1);
@@ -216,9 +216,13 @@ describe('training', () => {
     const dir = join(t.dir, 'resume-model');
     const m = { format: 1 as const, name: 'r', kind: 'multitask' as const, ...spec, patch: { ...PATCH_SPECS.agf, nMels, frames }, mean: [], std: [], sources: [], fields: [], iterations: 20, done: 10, history: [], heldOut: [], backend: 'wasm', createdAt: 1, updatedAt: 1 };
     await saveModel(tf, dir, first, m, o2);
-    const { enc: second } = await loadModel(tf, dir);
+    // Carried elsewhere as one file and resumed there.
+    exportModel(dir, join(t.dir, 'r.earmark-model'));
+    importModel(join(t.dir, 'r.earmark-model'), t.dir, 'resume-imported');
+    const moved = join(t.dir, 'resume-imported');
+    const { enc: second } = await loadModel(tf, moved);
     const o3 = adam();
-    expect(await restoreOptimizers(tf, dir, o3)).toEqual(['artist']);
+    expect(await restoreOptimizers(tf, moved, o3)).toEqual(['artist']);
     await trainMultitask(tf, second, sources, data, { iterations: 20, batchSize: 8, seed: 2, startIteration: 10, optimizers: o3 });
     const got = weightsOf(second);
     expect(got.length).toBe(want.length);
