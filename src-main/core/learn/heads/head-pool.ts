@@ -25,7 +25,15 @@ export function foldRunnerFor(tf: Tf, o: { samples: number; folds: number; worke
   if (backend !== 'wasm' && backend !== 'cpu') return undefined;
   const workers = o.workers ?? (o.samples >= POOL_MIN_SAMPLES ? Math.min(cpus().length, o.folds) : 1);
   if (workers <= 1) return undefined;
-  return headPool({ workers, backend, script: findHeadWorkerScript(o.script) });
+  let script: string;
+  try {
+    script = findHeadWorkerScript(o.script);
+  } catch (e) {
+    // Without the bundled worker (a build without it), the folds train here unless threads were asked for.
+    if (o.workers !== undefined) throw e;
+    return undefined;
+  }
+  return headPool({ workers, backend, script });
 }
 
 function rowsOf(flat: Float32Array, width: number): Float32Array[] {
