@@ -13,6 +13,8 @@ export type ProposalFilter = 'open' | 'pending' | 'accepted' | 'rejected' | 'sus
 export const useReview = defineStore('review', () => {
   const summary = ref<ReviewSummary[]>([]);
   const field = ref<string>('');
+  /** The field whose proposals `rows` holds (it follows `field` once they have loaded). */
+  const rowsField = ref<string>('');
   const filter = ref<ProposalFilter>('open');
   const rows = ref<ProposalRow[]>([]);
   const total = ref(0);
@@ -30,19 +32,24 @@ export const useReview = defineStore('review', () => {
     if (!field.value) {
       rows.value = [];
       total.value = 0;
+      rowsField.value = '';
       return;
     }
     await guard(async () => {
       const f = filter.value;
+      const requested = field.value;
       const page = await api.proposals({
-        field: field.value,
+        field: requested,
         status: f === 'suspicious' ? 'open' : f,
         suspiciousOnly: f === 'suspicious' || undefined,
         offset: append ? rows.value.length : 0,
         limit: PROPOSAL_PAGE,
       });
+      // A reply for a field or filter left in the meantime would show the wrong list: drop it.
+      if (field.value !== requested || filter.value !== f) return;
       total.value = page.total;
       rows.value = append ? [...rows.value, ...page.rows] : page.rows;
+      rowsField.value = requested;
     });
   }
 
@@ -92,5 +99,5 @@ export const useReview = defineStore('review', () => {
     evaluating.value = false;
   }
 
-  return { summary, field, filter, rows, total, batches, evaluation, evaluating, error, notice, current, acceptedTotal, refresh, loadRows, predict, decide, write, undo, evaluate };
+  return { summary, field, rowsField, filter, rows, total, batches, evaluation, evaluating, error, notice, current, acceptedTotal, refresh, loadRows, predict, decide, write, undo, evaluate };
 });
