@@ -639,7 +639,6 @@ export class Earmark {
     return { ...r, index: li.origin };
   }
 
-
   /** The held-out query tracks: a model's (tracks it never trained on), or 15 % of the library drawn with the seed. */
   private heldOutQueries(o: { queriesFrom?: string; seed?: number }): number[] {
     if (o.queriesFrom) {
