@@ -23,7 +23,8 @@ export default defineConfig({
           'head-worker': here('src-main/core/learn/heads/head-worker.ts'),
           'train-worker': here('src-main/core/learn/train-worker.ts'),
         },
-        external: ['electron', 'better-sqlite3', 'hnswlib-node', '@ffmpeg-installer/ffmpeg', /^@tensorflow\//],
+        // PFFFT's Emscripten glue finds its .wasm beside itself, so it stays in node_modules.
+        external: ['electron', 'better-sqlite3', 'hnswlib-node', '@ffmpeg-installer/ffmpeg', '@echogarden/pffft-wasm/simd', /^@tensorflow\//],
       },
     },
   },

@@ -106,6 +106,7 @@ describe('scan → analyze → search', () => {
     ]);
     expect(i.ffmpeg.ok).toBe(true);
     expect(i.compute.backends.map((b) => b.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(i.compute.audioFft).toEqual({ engine: 'pffft-wasm-simd', fallbackReason: null });
     expect(i.tagFields.map((f) => f.field)).toEqual(expect.arrayContaining(['genre', 'mood', 'style']));
   });
 

@@ -249,6 +249,7 @@ program
           `Tag fields: ${i.tagFields.map((f) => `${f.field} (${f.tracks})`).join(', ') || 'none'}`,
           `ffmpeg: ${i.ffmpeg.ok ? `${i.ffmpeg.version} (${i.ffmpeg.source}: ${i.ffmpeg.path})` : i.ffmpeg.error}`,
           `Compute: ${i.compute.preferred ?? 'none'} — ${i.compute.note}`,
+          `Audio FFT: ${i.compute.audioFft.engine}${i.compute.audioFft.fallbackReason ? ` (PFFFT not loaded: ${i.compute.audioFft.fallbackReason})` : ''}`,
           ...runtimeLine(),
           `Models: ${i.models.length ? i.models.map((m) => `${m.name} (${m.kind} ${m.arch}, ${m.done}/${m.iterations})`).join(', ') : 'none'}`,
           `Log-mel cache: ${i.logMelCache.files} files, ${(i.logMelCache.bytes / 2 ** 20).toFixed(1)} MB of ${(i.logMelCache.maxBytes / 2 ** 30).toFixed(1)} GB (${i.logMelCache.dir})`,

@@ -255,6 +255,7 @@ describe('Earmark in a browser, in web mode', () => {
     expect(text).toContain('Broken Files');
     expect(await page.locator('[data-testid=ffmpeg]').textContent()).toMatch(/in use/);
     expect(await page.locator('[data-testid=compute]').textContent()).toMatch(/backend in use/);
+    expect(await page.locator('[data-testid=compute]').textContent()).toMatch(/audio FFT\s*PFFFT \(WebAssembly SIMD\)/);
     await shot('08-status');
     await page.click('[data-nav=library]');
     await page.selectOption('[data-testid=status-filter]', 'error');

@@ -1,4 +1,4 @@
-import FFT from 'fft.js';
+import { powerFft, type FftEngine } from './fft.js';
 import { matrix, type Matrix } from './matrix.js';
 
 /** Periodic Hann window of length `n` (scipy `get_window('hann', n, fftbins=True)`). */
@@ -11,6 +11,8 @@ export function hannPeriodic(n: number): Float64Array {
 export interface StftOptions {
   nFft: number;
   hopLength: number;
+  /** The FFT to use (by default this thread's, see `fftEngine`). */
+  fft?: FftEngine;
   /** librosa's default: frames centred on `t * hopLength`, signal zero-padded by `nFft / 2` each side. */
   center?: boolean;
   /** 1 for magnitude, 2 for power (librosa `power`). */
@@ -22,16 +24,6 @@ export function frameCount(nSamples: number, nFft: number, hopLength: number, ce
   if (center) return 1 + Math.floor(nSamples / hopLength);
   if (nSamples < nFft) return 0;
   return 1 + Math.floor((nSamples - nFft) / hopLength);
-}
-
-const fftCache = new Map<number, FFT>();
-function fftOf(n: number): FFT {
-  let f = fftCache.get(n);
-  if (!f) {
-    f = new FFT(n);
-    fftCache.set(n, f);
-  }
-  return f;
 }
 
 function checkStft(nFft: number, hopLength: number): void {
@@ -49,19 +41,19 @@ function checkStft(nFft: number, hopLength: number): void {
  */
 export function forEachPowerFrame(
   y: Float32Array,
-  { nFft, hopLength, center = true }: Omit<StftOptions, 'power'>,
+  { nFft, hopLength, center = true, fft: engine }: Omit<StftOptions, 'power'>,
   visit: (p: Float32Array, t: number) => void,
 ): number {
   checkStft(nFft, hopLength);
   const nBins = 1 + nFft / 2;
   const nFrames = frameCount(y.length, nFft, hopLength, center);
   const window = hannPeriodic(nFft);
-  const fft = fftOf(nFft);
-  const frame = new Float64Array(nFft);
-  const spectrum = new Float64Array(2 * nFft);
+  const fft = powerFft(nFft, engine);
   const p = new Float32Array(nBins);
   const pad = center ? nFft / 2 : 0;
   for (let t = 0; t < nFrames; t++) {
+    // Read once per frame: the view is remade only if the FFT's memory grew, which `visit` could cause.
+    const frame = fft.input;
     const start = t * hopLength - pad;
     if (start >= 0 && start + nFft <= y.length) {
       for (let i = 0; i < nFft; i++) frame[i] = y[start + i] * window[i];
@@ -71,13 +63,7 @@ export function forEachPowerFrame(
         frame[i] = j >= 0 && j < y.length ? y[j] * window[i] : 0;
       }
     }
-    // fft.js only indexes its arguments; its types say number[], typed arrays are what keep it monomorphic.
-    fft.realTransform(spectrum as unknown as number[], frame as unknown as number[]);
-    for (let k = 0; k < nBins; k++) {
-      const re = spectrum[2 * k];
-      const im = spectrum[2 * k + 1];
-      p[k] = re * re + im * im;
-    }
+    fft.power(p);
     visit(p, t);
   }
   return nFrames;
@@ -87,13 +73,13 @@ export function forEachPowerFrame(
  * |STFT|^power as librosa 0.10 computes it (`np.abs(librosa.stft(y, center=True, pad_mode='constant'))**power`):
  * periodic Hann window, centred frames, zero padding. Returns `[1 + nFft/2, nFrames]`.
  */
-export function spectrogram(y: Float32Array, { nFft, hopLength, center = true, power = 2 }: StftOptions): Matrix {
+export function spectrogram(y: Float32Array, { nFft, hopLength, center = true, power = 2, fft }: StftOptions): Matrix {
   checkStft(nFft, hopLength);
   const nBins = 1 + nFft / 2;
   const nFrames = frameCount(y.length, nFft, hopLength, center);
   const out = matrix(nBins, nFrames);
   const d = out.data;
-  forEachPowerFrame(y, { nFft, hopLength, center }, (p, t) => {
+  forEachPowerFrame(y, { nFft, hopLength, center, fft }, (p, t) => {
     // Power 2 is the stored float32 |X|^2 itself; other powers are taken from it (|X|^2 rounded to float32 first).
     if (power === 2) for (let k = 0; k < nBins; k++) d[k * nFrames + t] = p[k];
     else for (let k = 0; k < nBins; k++) d[k * nFrames + t] = power === 1 ? Math.sqrt(p[k]) : Math.pow(p[k], power / 2);

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { fftEngine, type FftEngine } from '../audio/fft.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -7,6 +8,8 @@ export interface ComputeInfo {
   preferred: BackendName | null;
   backends: Array<{ name: BackendName; package: string; installed: boolean; device: string }>;
   note: string;
+  /** The FFT of the audio front end (spectrograms for every representation), and why not PFFFT if not. */
+  audioFft: { engine: FftEngine; fallbackReason: string | null };
 }
 
 /** In order of preference (DESIGN.md, Compute). */
@@ -40,5 +43,6 @@ export function detectCompute(resolveFrom: string = import.meta.url): ComputeInf
     note: preferred
       ? `Models train and embed on ${backends.find((b) => b.name === preferred)?.device}.`
       : 'No TensorFlow.js backend is installed: the built-in representations (dsp, mfcc) work; trained models need one.',
+    audioFft: fftEngine(),
   };
 }

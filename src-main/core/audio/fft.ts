@@ -1,0 +1,124 @@
+import createPffft, { type PffftModule } from '@echogarden/pffft-wasm/simd';
+import FFT from 'fft.js';
+
+/**
+ * The power spectrum of one real frame, `|X[k]|²` for k = 0 … n/2, as the STFT needs it: write the windowed
+ * frame into `input` (n values), call `power(p)`. Either engine gives the spectrum to float32 precision (the
+ * differences are float rounding, about 1e-7 of a frame's peak).
+ */
+export interface PowerFft {
+  readonly n: number;
+  readonly engine: FftEngine;
+  /** The frame to transform (a view that stays valid until another size is first asked for). */
+  readonly input: Float32Array | Float64Array;
+  power(p: Float32Array): void;
+}
+
+export type FftEngine = 'pffft-wasm-simd' | 'fft.js';
+
+const PFFFT_REAL = 0;
+const PFFFT_FORWARD = 0;
+
+/**
+ * PFFFT (Julien Pommier's SIMD FFT, compiled to WebAssembly with 128-bit SIMD), about twice as fast as fft.js
+ * on a 1024-point real frame here. Loaded once per thread when this module is first imported; if it cannot be
+ * (no WebAssembly SIMD), or `EARMARK_FFT=fft.js` asks for it, fft.js (float64, plain JavaScript) takes over.
+ */
+async function loadPffft(): Promise<{ module: PffftModule | null; error: string | null }> {
+  if (process.env.EARMARK_FFT === 'fft.js') return { module: null, error: 'EARMARK_FFT=fft.js' };
+  try {
+    return { module: await createPffft(), error: null };
+  } catch (e) {
+    return { module: null, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+const loaded = await loadPffft();
+
+/** Which FFT this thread uses, and why not PFFFT when it does not. */
+export function fftEngine(): { engine: FftEngine; fallbackReason: string | null } {
+  return loaded.module ? { engine: 'pffft-wasm-simd', fallbackReason: null } : { engine: 'fft.js', fallbackReason: loaded.error };
+}
+
+class PffftPower implements PowerFft {
+  readonly engine = 'pffft-wasm-simd' as const;
+  private readonly setup: number;
+  private readonly inPtr: number;
+  private readonly outPtr: number;
+  private readonly workPtr: number;
+  private heap: Float32Array;
+  private inView: Float32Array;
+
+  constructor(
+    private readonly m: PffftModule,
+    readonly n: number,
+  ) {
+    this.setup = m._pffft_new_setup(n, PFFFT_REAL);
+    if (!this.setup) throw new Error(`PFFFT cannot transform ${n} points`);
+    this.inPtr = m._pffft_aligned_malloc(4 * n);
+    this.outPtr = m._pffft_aligned_malloc(4 * n);
+    this.workPtr = m._pffft_aligned_malloc(4 * n);
+    this.heap = m.HEAPF32;
+    this.inView = this.heap.subarray(this.inPtr >> 2, (this.inPtr >> 2) + n);
+  }
+
+  get input(): Float32Array {
+    // A view on the module's memory: remade if the memory grew (which detaches the old buffer).
+    if (this.heap !== this.m.HEAPF32) {
+      this.heap = this.m.HEAPF32;
+      this.inView = this.heap.subarray(this.inPtr >> 2, (this.inPtr >> 2) + this.n);
+    }
+    return this.inView;
+  }
+
+  power(p: Float32Array): void {
+    this.m._pffft_transform_ordered(this.setup, this.inPtr, this.outPtr, this.workPtr, PFFFT_FORWARD);
+    const h = this.m.HEAPF32;
+    const o = this.outPtr >> 2;
+    const half = this.n / 2;
+    // The ordered real layout: X[0] and X[n/2] (both real) first, then re, im of X[1] … X[n/2 - 1].
+    p[0] = h[o] * h[o];
+    p[half] = h[o + 1] * h[o + 1];
+    for (let k = 1; k < half; k++) {
+      const re = h[o + 2 * k];
+      const im = h[o + 2 * k + 1];
+      p[k] = re * re + im * im;
+    }
+  }
+}
+
+class FftJsPower implements PowerFft {
+  readonly engine = 'fft.js' as const;
+  readonly input: Float64Array;
+  private readonly fft: FFT;
+  private readonly spectrum: Float64Array;
+
+  constructor(readonly n: number) {
+    this.fft = new FFT(n);
+    this.input = new Float64Array(n);
+    this.spectrum = new Float64Array(2 * n);
+  }
+
+  power(p: Float32Array): void {
+    // fft.js only indexes its arguments; its types say number[], typed arrays are what keep it monomorphic.
+    this.fft.realTransform(this.spectrum as unknown as number[], this.input);
+    const s = this.spectrum;
+    for (let k = 0; k <= this.n / 2; k++) p[k] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1];
+  }
+}
+
+const cache = new Map<string, PowerFft>();
+
+/** The power-spectrum FFT of `n` points (a power of two ≥ 32 for PFFFT), one per size and engine per thread. */
+export function powerFft(n: number, engine: FftEngine = fftEngine().engine): PowerFft {
+  const key = `${engine}/${n}`;
+  let f = cache.get(key);
+  if (!f) {
+    if (engine === 'pffft-wasm-simd') {
+      if (!loaded.module) throw new Error(`PFFFT is not available here (${loaded.error ?? 'not loaded'})`);
+      f = n >= 32 ? new PffftPower(loaded.module, n) : new FftJsPower(n);
+    } else f = new FftJsPower(n);
+    cache.set(key, f);
+  }
+  return f;
+}
