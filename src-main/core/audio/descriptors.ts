@@ -258,6 +258,44 @@ export function onsetStrength(logS: Matrix, b0 = 0, b1 = logS.rows): Float32Arra
 }
 
 /**
+ * `onsetStrength` over all bands and over each of the contiguous bands `[edges[i], edges[i+1])` (covering
+ * every row), in one pass over the spectrogram: the all-band envelope is the band sums' total over all rows.
+ * The sums are float64, so the envelopes equal `onsetStrength`'s (float32 sums) to float32 rounding.
+ */
+export function bandOnsets(logS: Matrix, edges: readonly number[]): { all: Float32Array; bands: Float32Array[] } {
+  if (edges[0] !== 0 || edges[edges.length - 1] !== logS.rows) throw new Error(`band edges must run from 0 to ${logS.rows}`);
+  const n = logS.cols;
+  const d = logS.data;
+  const sums = edges.slice(1).map(() => new Float64Array(n));
+  for (let b = 0; b < sums.length; b++) {
+    const acc = sums[b];
+    for (let r = edges[b]; r < edges[b + 1]; r++) {
+      const base = r * n;
+      let prev = d[base];
+      for (let t = 1; t < n; t++) {
+        const v = d[base + t];
+        const x = v - prev;
+        if (x > 0) acc[t] += x;
+        prev = v;
+      }
+    }
+  }
+  const all = new Float32Array(n);
+  const bands = sums.map((acc, b) => {
+    const out = new Float32Array(n);
+    const rows = edges[b + 1] - edges[b];
+    for (let t = 0; t < n; t++) out[t] = acc[t] / rows;
+    return out;
+  });
+  for (let t = 0; t < n; t++) {
+    let total = 0;
+    for (const acc of sums) total += acc[t];
+    all[t] = total / logS.rows;
+  }
+  return { all, bands };
+}
+
+/**
  * An onset envelope smoothed by a small Gaussian (σ in frames), so that a beat period falling between two
  * frame lags still gives one clear autocorrelation peak instead of two half-height ones.
  */

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../util/random.js';
-import { autocorrelation, estimateKey, onsetStrength, smoothEnvelope, spectralCentroid, spectralFlatness, tempoFromAcf } from './descriptors.js';
+import { autocorrelation, bandOnsets, estimateKey, onsetStrength, smoothEnvelope, spectralCentroid, spectralFlatness, tempoFromAcf } from './descriptors.js';
 import { powerToDb } from './features.js';
 import { melspectrogram } from './features.js';
-import { DSP_REPRESENTATION, FRONT_END, frontEnd, MFCC_REPRESENTATION, planExcerpts } from './representations.js';
+import { DSP_REPRESENTATION, FRONT_END, frameRmsDb, frontEnd, MFCC_REPRESENTATION, planExcerpts } from './representations.js';
 import { spectrogram } from './stft.js';
 
 const SR = 22050;
@@ -130,5 +130,50 @@ describe('planExcerpts', () => {
   });
   it('copes with an unknown duration', () => {
     expect(planExcerpts(null)).toHaveLength(1);
+  });
+});
+
+describe('one-pass envelopes', () => {
+  const y = goldenSignal();
+
+  it('frameRmsDb gives librosa-style windowed RMS, the peak and the total energy, tiled or not', () => {
+    const naive = (hop: number, nFft: number, decimate: number) => {
+      const nFrames = 1 + Math.floor(y.length / hop);
+      const db: number[] = [];
+      for (let t = 0; t < nFrames; t += decimate) {
+        let s = 0;
+        for (let i = t * hop - nFft / 2; i < t * hop + nFft / 2; i++) if (i >= 0 && i < y.length) s += y[i] * y[i];
+        db.push(10 * Math.log10(Math.max(1e-10, s / nFft)));
+      }
+      let peak = 0;
+      let sumSq = 0;
+      for (const v of y) {
+        peak = Math.max(peak, Math.abs(v));
+        sumSq += v * v;
+      }
+      return { db, peak, sumSq };
+    };
+    for (const [hop, nFft, decimate] of [[512, 1024, 2], [512, 2048, 2], [256, 1024, 3]]) {
+      const got = frameRmsDb(y, hop, nFft, decimate);
+      const want = naive(hop, nFft, decimate);
+      expect(got.db.length).toBe(want.db.length);
+      got.db.forEach((v, i) => expect(v).toBeCloseTo(want.db[i], 4));
+      expect(got.peak).toBe(want.peak);
+      expect(got.sumSq / want.sumSq).toBeCloseTo(1, 12);
+    }
+  });
+
+  it('bandOnsets equals onsetStrength over all bands and over each band', () => {
+    const logMel = powerToDb(melspectrogram(y, { sr: SR, nFft: 1024, hopLength: 512, nMels: 128 }));
+    const edges = [0, 20, 72, 128];
+    const { all, bands } = bandOnsets(logMel, edges);
+    const close = (a: Float32Array, b: Float32Array) => {
+      expect(a.length).toBe(b.length);
+      for (let t = 0; t < a.length; t++) expect(Math.abs(a[t] - b[t])).toBeLessThan(1e-4 * Math.max(1, Math.abs(b[t])));
+    };
+    close(all, onsetStrength(logMel));
+    bands.forEach((b, i) => close(b, onsetStrength(logMel, edges[i], edges[i + 1])));
+    expect(Math.max(...all)).toBeGreaterThan(0);
+    expect(() => bandOnsets(logMel, [0, 64])).toThrow(/band edges/);
   });
 });

@@ -1,4 +1,4 @@
-import { autocorrelation, estimateKey, N_CONTRAST, onsetStrength, smoothEnvelope, tempoFromAcf, tempogramSummary } from './descriptors.js';
+import { autocorrelation, bandOnsets, estimateKey, N_CONTRAST, smoothEnvelope, tempoFromAcf, tempogramSummary } from './descriptors.js';
 import { dspFrames, SHAPE_ROW, type DspFrames } from './dsp-frames.js';
 import { delta, dctRows, melspectrogramFromSpectrogram, powerToDb } from './features.js';
 import { hstack, row, type Matrix } from './matrix.js';
@@ -81,26 +81,39 @@ export function frontEnd(y: Float32Array, sr: number, { fine = true }: { fine?: 
 
 /**
  * Frame RMS in dB over centred `nFft` windows (`librosa.feature.rms`, zero padded) at every `decimate`-th
- * frame, summing each window directly (with hop × decimate = nFft, as here, the windows tile the signal and
- * each sample is read once), with the signal's peak and total energy.
+ * frame, summing each window directly, with the signal's peak and total energy. When hop × decimate = nFft, as
+ * here, the windows tile the signal and one pass over it gives all three (the total as the windows' sums plus
+ * the tail after the last window).
  */
 export function frameRmsDb(y: Float32Array, hopLength: number, nFft: number, decimate: number): { db: Float32Array; peak: number; sumSq: number } {
+  const nFrames = 1 + Math.floor(y.length / hopLength);
+  const db = new Float32Array(Math.ceil(nFrames / decimate));
+  const tiled = hopLength * decimate === nFft;
   let peak = 0;
   let sumSq = 0;
-  for (let i = 0; i < y.length; i++) {
+  let covered = 0;
+  for (let t = 0, j = 0; t < nFrames; t += decimate, j++) {
+    const c = t * hopLength;
+    const lo = Math.max(0, c - nFft / 2);
+    const hi = Math.min(y.length, c + nFft / 2);
+    let s = 0;
+    if (tiled) {
+      for (let i = lo; i < hi; i++) {
+        const v = y[i];
+        s += v * v;
+        const a = v < 0 ? -v : v;
+        if (a > peak) peak = a;
+      }
+      sumSq += s;
+      covered = hi;
+    } else for (let i = lo; i < hi; i++) s += y[i] * y[i];
+    db[j] = 10 * Math.log10(Math.max(1e-10, s / nFft));
+  }
+  for (let i = tiled ? covered : 0; i < y.length; i++) {
     const v = y[i];
     sumSq += v * v;
     const a = v < 0 ? -v : v;
     if (a > peak) peak = a;
-  }
-  const nFrames = 1 + Math.floor(y.length / hopLength);
-  const db = new Float32Array(Math.ceil(nFrames / decimate));
-  for (let t = 0, j = 0; t < nFrames; t += decimate, j++) {
-    const c = t * hopLength;
-    const hi = Math.min(y.length, c + nFft / 2);
-    let s = 0;
-    for (let i = Math.max(0, c - nFft / 2); i < hi; i++) s += y[i] * y[i];
-    db[j] = 10 * Math.log10(Math.max(1e-10, s / nFft));
   }
   return { db, peak, sumSq };
 }
@@ -178,12 +191,8 @@ export const MFCC_REPRESENTATION: BuiltinRepresentation = {
   },
 };
 
-/** Mel bands of the three onset envelopes: lows (kick, bass), mids (snare, chords), highs (hats, cymbals). */
-const BANDS: Array<[number, number]> = [
-  [0, 20],
-  [20, 72],
-  [72, FRONT_END.nMels],
-];
+/** Edges of the mel bands of the three onset envelopes: lows (kick, bass), mids (snare, chords), highs (hats, cymbals). */
+const BAND_EDGES = [0, 20, 72, FRONT_END.nMels];
 
 const N_MFCC = DSP_FRONT_END.nMfcc;
 const COV_MFCC = 10; // covariance among MFCC 1…10
@@ -236,10 +245,10 @@ export const DSP_REPRESENTATION: BuiltinRepresentation = {
     const onsets: Float32Array[] = [];
     for (const e of usable) {
       const lag = Math.min(maxLag, e.logMel.cols - 2);
-      const onsetEnv = onsetStrength(e.logMel);
+      const { all: onsetEnv, bands } = bandOnsets(e.logMel, BAND_EDGES);
       onsets.push(onsetEnv);
       acfs.push(autocorrelation(smoothEnvelope(onsetEnv), lag));
-      BANDS.forEach(([b0, b1], i) => bandAcfs[i].push(autocorrelation(smoothEnvelope(onsetStrength(e.logMel, b0, b1)), lag)));
+      bands.forEach((band, i) => bandAcfs[i].push(autocorrelation(smoothEnvelope(band), lag)));
       const r = frameRmsDb(e.y, hopLength, nFft, DECIMATE);
       for (const v of r.db) rmsDb.push(v);
       if (r.peak > peak) peak = r.peak;
