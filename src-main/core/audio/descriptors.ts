@@ -148,8 +148,12 @@ export function frameContrast(p: ArrayLike<number>, bands: ReadonlyArray<[number
         contrastScratch.small = new Float32Array(q);
         contrastScratch.large = new Float32Array(q);
       }
-      const small = contrastScratch.small.subarray(0, q).fill(Infinity);
-      const large = contrastScratch.large.subarray(0, q).fill(-Infinity);
+      // The scratch buffers themselves, not views of them: a view per band and frame is an allocation each.
+      const { small, large } = contrastScratch;
+      for (let i = 0; i < q; i++) {
+        small[i] = Infinity;
+        large[i] = -Infinity;
+      }
       for (let k = k0; k < k1; k++) {
         const a = p[k];
         if (a < small[q - 1]) {
