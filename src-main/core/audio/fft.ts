@@ -79,11 +79,18 @@ class PffftPower implements PowerFft {
     // The ordered real layout: X[0] and X[n/2] (both real) first, then re, im of X[1] … X[n/2 - 1].
     p[0] = h[o] * h[o];
     p[half] = h[o + 1] * h[o + 1];
-    for (let k = 1; k < half; k++) {
-      const re = h[o + 2 * k];
-      const im = h[o + 2 * k + 1];
-      p[k] = re * re + im * im;
+    // half is a multiple of 16 here (n ≥ 32): bins 1 … half-1 in pairs, the last one alone.
+    let k = 1;
+    for (; k + 1 < half; k += 2) {
+      const i = o + 2 * k;
+      const r0 = h[i];
+      const i0 = h[i + 1];
+      const r1 = h[i + 2];
+      const i1 = h[i + 3];
+      p[k] = r0 * r0 + i0 * i0;
+      p[k + 1] = r1 * r1 + i1 * i1;
     }
+    for (; k < half; k++) p[k] = h[o + 2 * k] * h[o + 2 * k] + h[o + 2 * k + 1] * h[o + 2 * k + 1];
   }
 }
 
