@@ -1,5 +1,6 @@
 import { frameBandwidth, frameCentroid, frameChroma, frameContrast, frameFlatness, frameRolloff, N_CONTRAST, spectrumTables } from './descriptors.js';
-import { dctBasis, nonZeroSpans } from './features.js';
+import { dct2 } from './fft.js';
+import { nonZeroSpans } from './features.js';
 import { matrix, type Matrix } from './matrix.js';
 import { melFilterbank } from './mel.js';
 import { forEachPowerFrame } from './stft.js';
@@ -95,7 +96,7 @@ function columnsOf({ S, step }: PowerSpectrogram, nFrames: number, visit: (p: Fl
  * spectral shape (centroid, bandwidth, rolloff, flatness, contrast, chroma). Each value equals what the matrix
  * functions (`spectrogram` → `melspectrogramFromSpectrogram` → `powerToDb` → `dctRows`, and the descriptors
  * on the decimated spectrogram) give, to float32 rounding: the same float32 spectrum and mel power, the same
- * sums (the MFCC's in a different order).
+ * sums; the MFCC through `dct2`, a float32 FFT like librosa's own DCT (to 1e-6 of the log-mel's magnitude).
  * With `from`, the frames are read from a finer spectrogram of the same signal instead of computed here.
  * `null` when the excerpt has fewer than `minFrames` frames.
  */
@@ -104,7 +105,7 @@ export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16, f
   if (nFrames < minFrames) return null;
   if (from) checkSpectrogram(from, o, nFrames);
   const mel = sparseRows(melFilterbank({ sr: o.sr, nFft: o.nFft, nMels: o.nMels }));
-  const basis = dctBasis(o.nMfcc, o.nMels);
+  const dct = dct2(o.nMels, o.nMfcc);
   const tables = spectrumTables(o.sr, o.nFft);
   const nShape = Math.ceil(nFrames / o.decimate);
   const logMel = matrix(o.nMels, nFrames);
@@ -116,7 +117,7 @@ export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16, f
   const C = mfcc.data;
   const X = shape.data;
   // Hoisted into locals: the per-frame loops below are the hottest code of an analysis.
-  const { nMels, nMfcc, decimate, amin } = o;
+  const { nMels, decimate, amin } = o;
   const { k0, k1, weights, nBins } = mel;
   const frames = from ? (visit: (p: Float32Array, t: number) => void) => columnsOf(from, nFrames, visit) : (visit: (p: Float32Array, t: number) => void) => forEachPowerFrame(y, { nFft: o.nFft, hopLength: o.hopLength }, visit);
   frames((p, t) => {
@@ -131,16 +132,7 @@ export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16, f
       column[m] = db;
       L[m * nFrames + t] = db;
     }
-    for (let k = 0; k < nMfcc; k++) {
-      let acc = 0;
-      const base = k * nMels;
-      let i = 0;
-      for (; i + 3 < nMels; i += 4) {
-        acc += basis[base + i] * column[i] + basis[base + i + 1] * column[i + 1] + basis[base + i + 2] * column[i + 2] + basis[base + i + 3] * column[i + 3];
-      }
-      for (; i < nMels; i++) acc += basis[base + i] * column[i];
-      C[k * nFrames + t] = acc;
-    }
+    dct.run(column, C, t, nFrames);
     if (t % decimate !== 0) return;
     const j = t / decimate;
     for (let k = 0; k < mag.length; k++) mag[k] = Math.sqrt(p[k]);

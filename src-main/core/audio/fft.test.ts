@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fftEngine, powerFft } from './fft.js';
+import { dct2, fftEngine, powerFft } from './fft.js';
+import { dctRows } from './features.js';
 import { spectrogram } from './stft.js';
 
 function lcg(seed: number): () => number {
@@ -59,5 +60,39 @@ describe('power-spectrum FFT', () => {
     let worst = 0;
     for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i] - b.data[i]));
     expect(worst).toBeLessThan(1e-6 * peak);
+  });
+});
+
+describe('DCT-II through the FFT', () => {
+  for (const [n, nOut] of [[128, 20], [64, 13], [256, 40]]) {
+    it(`keeps the first ${nOut} ortho DCT-II coefficients of ${n} values, as dctRows computes them`, () => {
+      const rnd = lcg(n + nOut);
+      const d = dct2(n, nOut);
+      expect(d.engine).toBe(fftEngine().engine === 'pffft-wasm-simd' ? 'pffft-wasm-simd' : 'sums');
+      for (let trial = 0; trial < 5; trial++) {
+        // log-mel-like columns: tens of dB, a slope and noise
+        const x = Float64Array.from({ length: n }, (_, i) => -20 - (40 * i) / n + 10 * rnd() + 30 * Math.cos(i / 5 + trial));
+        const want = dctRows({ rows: n, cols: 1, data: Float32Array.from(x) }, nOut).data;
+        const out = new Float32Array(3 * nOut);
+        d.run(x, out, 1, 3);
+        const scale = Math.max(...x.map(Math.abs));
+        for (let k = 0; k < nOut; k++) {
+          expect(Math.abs(out[1 + 3 * k] - want[k])).toBeLessThan(2e-6 * scale);
+          expect(out[3 * k]).toBe(0);
+        }
+      }
+    });
+  }
+
+  it('sums directly where the FFT cannot serve, and refuses impossible shapes', () => {
+    expect(dct2(40, 13).engine).toBe('sums');
+    expect(dct2(128, 100).engine).toBe('sums');
+    expect(dct2(128, 20, 'fft.js').engine).toBe('sums');
+    const x = Float64Array.from({ length: 40 }, (_, i) => Math.sin(i));
+    const out = new Float64Array(13);
+    dct2(40, 13).run(x, out, 0, 1);
+    const want = dctRows({ rows: 40, cols: 1, data: Float32Array.from(x) }, 13).data;
+    for (let k = 0; k < 13; k++) expect(out[k]).toBeCloseTo(want[k], 6);
+    expect(() => dct2(16, 20)).toThrow(/cannot keep 20/);
   });
 });

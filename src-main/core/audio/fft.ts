@@ -129,3 +129,104 @@ export function powerFft(n: number, engine: FftEngine = fftEngine().engine): Pow
   }
   return f;
 }
+
+/**
+ * The first `nOut` coefficients of the orthonormal DCT-II of `n` values (scipy `dct(x, type=2, norm='ortho')`,
+ * as librosa's MFCC takes it), through one real FFT of `n` points (Makhoul's reordering: even-indexed values
+ * ascending, odd-indexed descending; `X[k] = Re(e^{-iπk/2n} V[k])`) instead of `nOut × n` products. In float32
+ * like librosa's own (within 1e-6 of the values' magnitude of the float64 sums); by the sums themselves where
+ * PFFFT is not loaded or `n` is not a multiple of 32.
+ */
+export interface Dct2 {
+  readonly n: number;
+  readonly nOut: number;
+  readonly engine: 'pffft-wasm-simd' | 'sums';
+  /** `out[k * stride + at] = X[k]` for k < nOut. */
+  run(x: ArrayLike<number>, out: Float32Array | Float64Array, at: number, stride: number): void;
+}
+
+function orthoScale(k: number, n: number): number {
+  return k === 0 ? Math.sqrt(1 / n) : Math.sqrt(2 / n);
+}
+
+class PffftDct2 implements Dct2 {
+  readonly engine = 'pffft-wasm-simd' as const;
+  private readonly setup: number;
+  private readonly inPtr: number;
+  private readonly outPtr: number;
+  private readonly workPtr: number;
+  /** e^{-iπk/2n} times the ortho scale, for k < nOut. */
+  private readonly cos: Float64Array;
+  private readonly sin: Float64Array;
+
+  constructor(
+    private readonly m: PffftModule,
+    readonly n: number,
+    readonly nOut: number,
+  ) {
+    this.setup = m._pffft_new_setup(n, PFFFT_REAL);
+    if (!this.setup) throw new Error(`PFFFT cannot transform ${n} points`);
+    this.inPtr = m._pffft_aligned_malloc(4 * n);
+    this.outPtr = m._pffft_aligned_malloc(4 * n);
+    this.workPtr = m._pffft_aligned_malloc(4 * n);
+    this.cos = new Float64Array(nOut);
+    this.sin = new Float64Array(nOut);
+    for (let k = 0; k < nOut; k++) {
+      this.cos[k] = orthoScale(k, n) * Math.cos((Math.PI * k) / (2 * n));
+      this.sin[k] = orthoScale(k, n) * Math.sin((Math.PI * k) / (2 * n));
+    }
+  }
+
+  run(x: ArrayLike<number>, out: Float32Array | Float64Array, at: number, stride: number): void {
+    const h = this.m.HEAPF32;
+    const v = this.inPtr >> 2;
+    const n = this.n;
+    const half = n / 2;
+    for (let i = 0; i < half; i++) {
+      h[v + i] = x[2 * i];
+      h[v + n - 1 - i] = x[2 * i + 1];
+    }
+    this.m._pffft_transform_ordered(this.setup, this.inPtr, this.outPtr, this.workPtr, PFFFT_FORWARD);
+    const o = this.outPtr >> 2;
+    // V[0] is real (out[0]); V[k] = out[2k] + i·out[2k+1] for 0 < k < n/2.
+    out[at] = this.cos[0] * h[o];
+    for (let k = 1; k < this.nOut; k++) out[at + k * stride] = this.cos[k] * h[o + 2 * k] + this.sin[k] * h[o + 2 * k + 1];
+  }
+}
+
+class SumDct2 implements Dct2 {
+  readonly engine = 'sums' as const;
+  private readonly basis: Float64Array;
+
+  constructor(
+    readonly n: number,
+    readonly nOut: number,
+  ) {
+    this.basis = new Float64Array(nOut * n);
+    for (let k = 0; k < nOut; k++) for (let i = 0; i < n; i++) this.basis[k * n + i] = orthoScale(k, n) * Math.cos((Math.PI * k * (2 * i + 1)) / (2 * n));
+  }
+
+  run(x: ArrayLike<number>, out: Float32Array | Float64Array, at: number, stride: number): void {
+    const { n, basis } = this;
+    for (let k = 0; k < this.nOut; k++) {
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc += basis[k * n + i] * x[i];
+      out[at + k * stride] = acc;
+    }
+  }
+}
+
+const dctCache = new Map<string, Dct2>();
+
+/** The DCT-II of `n` values keeping `nOut` (≤ n/2 through the FFT), one per shape and engine per thread. */
+export function dct2(n: number, nOut: number, engine: FftEngine = fftEngine().engine): Dct2 {
+  if (!Number.isInteger(n) || !Number.isInteger(nOut) || nOut < 1 || nOut > n) throw new Error(`cannot keep ${nOut} DCT coefficients of ${n} values`);
+  const key = `${engine}/${n}/${nOut}`;
+  let d = dctCache.get(key);
+  if (!d) {
+    const viaFft = engine === 'pffft-wasm-simd' && loaded.module && n % 32 === 0 && nOut < n / 2;
+    d = viaFft ? new PffftDct2(loaded.module as PffftModule, n, nOut) : new SumDct2(n, nOut);
+    dctCache.set(key, d);
+  }
+  return d;
+}
