@@ -137,8 +137,8 @@ export function frameContrast(p: ArrayLike<number>, bands: ReadonlyArray<[number
       let mx = -Infinity;
       for (let k = k0; k < k1; k++) {
         const a = p[k];
-        if (a < mn) mn = a;
-        if (a > mx) mx = a;
+        mn = a < mn ? a : mn;
+        mx = a > mx ? a : mx;
       }
       lo = Math.sqrt(mn);
       hi = Math.sqrt(mx);
