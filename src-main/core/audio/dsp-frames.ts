@@ -60,50 +60,14 @@ function sparseRows(fb: Matrix): SparseRows {
   return s;
 }
 
-/**
- * A power spectrogram of the same signal and `nFft` at a finer hop (`hopLength / step`), such as the `mfcc`
- * front end's: its every `step`-th column is exactly the frame `dspFrames` would compute (same centre, same
- * window, same float32 |X|²), so the STFT is not taken twice.
- */
-export interface PowerSpectrogram {
-  /** `[1 + nFft/2, nFineFrames]` */
-  S: Matrix;
-  step: number;
-}
-
-function checkSpectrogram(from: PowerSpectrogram, o: DspFrameOptions, nFrames: number): void {
-  if (from.S.rows !== 1 + o.nFft / 2) throw new Error(`The shared spectrogram has ${from.S.rows} bins, expected ${1 + o.nFft / 2}.`);
-  if (!Number.isInteger(from.step) || from.step < 1 || (nFrames - 1) * from.step >= from.S.cols) {
-    throw new Error(`The shared spectrogram (${from.S.cols} frames, step ${from.step}) does not cover ${nFrames} frames.`);
-  }
-}
-
-/** Visit every `step`-th column of `S` as frame 0, 1, 2, … in a reused buffer. */
-function columnsOf({ S, step }: PowerSpectrogram, nFrames: number, visit: (p: Float32Array, t: number) => void): void {
-  const p = new Float32Array(S.rows);
-  const d = S.data;
-  const cols = S.cols;
-  for (let t = 0; t < nFrames; t++) {
-    const c = t * step;
-    for (let k = 0; k < p.length; k++) p[k] = d[k * cols + c];
-    visit(p, t);
-  }
-}
+type FrameVisitor = (p: Float32Array, t: number) => void;
 
 /**
- * The `dsp` front end of one excerpt in a single pass over its STFT frames, never holding the spectrogram:
- * for each frame, the mel power (librosa's filterbank), its dB and MFCC, and on every `decimate`-th frame the
- * spectral shape (centroid, bandwidth, rolloff, flatness, contrast, chroma). Each value equals what the matrix
- * functions (`spectrogram` → `melspectrogramFromSpectrogram` → `powerToDb` → `dctRows`, and the descriptors
- * on the decimated spectrogram) give, to float32 rounding: the same float32 spectrum and mel power, the same
- * sums; the MFCC through `dct2`, a float32 FFT like librosa's own DCT (to 1e-6 of the log-mel's magnitude).
- * With `from`, the frames are read from a finer spectrogram of the same signal instead of computed here.
- * `null` when the excerpt has fewer than `minFrames` frames.
+ * What `dspFrames` does with each STFT frame, as a visitor for frames 0 … nFrames-1 in order, filling the
+ * result's matrices: the mel power (librosa's filterbank), its dB and MFCC, and on every `decimate`-th frame the
+ * spectral shape (centroid, bandwidth, rolloff, flatness, contrast, chroma).
  */
-export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16, from?: PowerSpectrogram): DspFrames | null {
-  const nFrames = 1 + Math.floor(y.length / o.hopLength);
-  if (nFrames < minFrames) return null;
-  if (from) checkSpectrogram(from, o, nFrames);
+function dspVisitor(nFrames: number, o: DspFrameOptions): { visit: FrameVisitor; frames: DspFrames } {
   const mel = sparseRows(melFilterbank({ sr: o.sr, nFft: o.nFft, nMels: o.nMels }));
   const dct = dct2(o.nMels, o.nMfcc);
   const tables = spectrumTables(o.sr, o.nFft);
@@ -119,8 +83,7 @@ export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16, f
   // Hoisted into locals: the per-frame loops below are the hottest code of an analysis.
   const { nMels, decimate, amin } = o;
   const { k0, k1, weights, nBins } = mel;
-  const frames = from ? (visit: (p: Float32Array, t: number) => void) => columnsOf(from, nFrames, visit) : (visit: (p: Float32Array, t: number) => void) => forEachPowerFrame(y, { nFft: o.nFft, hopLength: o.hopLength }, visit);
-  frames((p, t) => {
+  const visit: FrameVisitor = (p, t) => {
     for (let m = 0; m < nMels; m++) {
       let acc = 0;
       const base = m * nBins;
@@ -143,6 +106,58 @@ export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16, f
     X[SHAPE_ROW.flatness * nShape + j] = frameFlatness(p);
     frameContrast(p, tables.contrastBands, X, SHAPE_ROW.contrast * nShape + j, nShape);
     frameChroma(p, tables.chroma, X, SHAPE_ROW.chroma * nShape + j, nShape);
+  };
+  return { visit, frames: { hopLength: o.hopLength, logMel, mfcc, shape } };
+}
+
+/**
+ * The `dsp` front end of one excerpt in a single pass over its STFT frames, never holding the spectrogram (see
+ * `dspVisitor`). Each value equals what the matrix functions (`spectrogram` → `melspectrogramFromSpectrogram`
+ * → `powerToDb` → `dctRows`, and the descriptors on the decimated spectrogram) give, to float32 rounding: the
+ * same float32 spectrum and mel power, the same sums; the MFCC through `dct2`, a float32 FFT like librosa's own
+ * DCT (to 1e-6 of the log-mel's magnitude). `null` when the excerpt has fewer than `minFrames` frames.
+ */
+export function dspFrames(y: Float32Array, o: DspFrameOptions, minFrames = 16): DspFrames | null {
+  const nFrames = 1 + Math.floor(y.length / o.hopLength);
+  if (nFrames < minFrames) return null;
+  const { visit, frames } = dspVisitor(nFrames, o);
+  forEachPowerFrame(y, { nFft: o.nFft, hopLength: o.hopLength }, visit);
+  return frames;
+}
+
+/**
+ * The mel power of a finer STFT of the same excerpt (same `nFft`, hop `o.hopLength / step`), such as the `mfcc`
+ * front end's, together with the `dsp` frames, from one STFT: every `step`-th fine frame is exactly the frame
+ * `dspFrames` takes (same centre, window and float32 |X|²), so `dsp` gets the same values bit for bit, and the
+ * fine mel power is `melspectrogram`'s (the same sums in the same order) without the spectrogram ever being
+ * held. `dsp` is `null` when the excerpt has fewer than `minFrames` dsp frames.
+ */
+export function dspFramesWithFineMel(
+  y: Float32Array,
+  o: DspFrameOptions,
+  fine: { step: number; nMels: number },
+  minFrames = 16,
+): { dsp: DspFrames | null; melPower: Matrix } {
+  const { step } = fine;
+  if (!Number.isInteger(step) || step < 1 || o.hopLength % step !== 0) throw new Error(`The fine hop must divide ${o.hopLength} (step ${step}).`);
+  const fineHop = o.hopLength / step;
+  const nFine = 1 + Math.floor(y.length / fineHop);
+  const nFrames = 1 + Math.floor(y.length / o.hopLength);
+  const dsp = nFrames >= minFrames ? dspVisitor(nFrames, o) : null;
+  const fb = sparseRows(melFilterbank({ sr: o.sr, nFft: o.nFft, nMels: fine.nMels }));
+  const melPower = matrix(fine.nMels, nFine);
+  const M = melPower.data;
+  const { k0, k1, weights, nBins } = fb;
+  const nMels = fine.nMels;
+  forEachPowerFrame(y, { nFft: o.nFft, hopLength: fineHop }, (p, t) => {
+    for (let m = 0; m < nMels; m++) {
+      let acc = 0;
+      const base = m * nBins;
+      const end = k1[m];
+      for (let k = k0[m]; k < end; k++) acc += weights[base + k] * p[k];
+      M[m * nFine + t] = acc;
+    }
+    if (dsp && t % step === 0) dsp.visit(p, t / step);
   });
-  return { hopLength: o.hopLength, logMel, mfcc, shape };
+  return { dsp: dsp?.frames ?? null, melPower };
 }

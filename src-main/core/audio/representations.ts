@@ -1,8 +1,7 @@
 import { autocorrelation, bandOnsets, estimateKey, N_CONTRAST, smoothEnvelope, tempoFromAcf, tempogramSummary } from './descriptors.js';
-import { dspFrames, SHAPE_ROW, type DspFrames } from './dsp-frames.js';
-import { delta, dctRows, melspectrogramFromSpectrogram, powerToDb } from './features.js';
+import { dspFrames, dspFramesWithFineMel, SHAPE_ROW, type DspFrames } from './dsp-frames.js';
+import { delta, dctRows, powerToDb } from './features.js';
 import { hstack, row, type Matrix } from './matrix.js';
-import { spectrogram } from './stft.js';
 
 export interface Excerpt {
   offset: number;
@@ -38,8 +37,6 @@ export const DSP_FRONT_END = { nFft: 1024, hopLength: 512, nMels: 128, nMfcc: 20
 
 export interface Frames {
   hopLength: number;
-  /** Power spectrogram `[1 + nFft/2, nFrames]`. */
-  S: Matrix;
   /** Log-mel power in dB `[nMels, nFrames]`. */
   logMel: Matrix;
   /** `[nMfcc, nFrames]`. */
@@ -52,9 +49,9 @@ const DECIMATE = 2;
 /**
  * The analysis front end of one excerpt. `fine` (hop 256, `power_to_db` with librosa's top_db = 80, exactly
  * librosa's MFCC) feeds `mfcc`; `coarse` (hop 512, dB floored at an absolute −80 dB so each frame depends on
- * itself alone, computed in one fused pass over the STFT) feeds `dsp`. When both are wanted, the dsp pass reads
- * every other frame of the fine spectrogram instead of taking its own STFT: the same frames bit for bit, so
- * `dsp` vectors are the same whether or not `mfcc` was computed alongside (tested).
+ * itself alone, computed in one fused pass over the STFT) feeds `dsp`. When both are wanted, one STFT at the
+ * fine hop serves both: the dsp pass takes its every other frame, the same frames bit for bit, so `dsp` vectors
+ * are the same whether or not `mfcc` was computed alongside (tested).
  */
 export interface FrontEnd {
   y: Float32Array;
@@ -65,18 +62,16 @@ export interface FrontEnd {
 
 /** Compute the front end of one excerpt (`null` when it is too short to analyse). */
 export function frontEnd(y: Float32Array, sr: number, { fine = true }: { fine?: boolean } = {}): FrontEnd | null {
-  let fineFrames: Frames | null = null;
-  if (fine) {
-    const S = spectrogram(y, { nFft: FRONT_END.nFft, hopLength: FRONT_END.hopLength });
-    if (S.cols < 32) return null;
-    const logMel = powerToDb(melspectrogramFromSpectrogram(S, { sr, nFft: FRONT_END.nFft, nMels: FRONT_END.nMels }));
-    fineFrames = { hopLength: FRONT_END.hopLength, S, logMel, mfcc: dctRows(logMel, FRONT_END.nMfcc) };
+  const dspOptions = { sr, ...DSP_FRONT_END, decimate: DECIMATE, amin: 1e-8 };
+  if (!fine) {
+    const coarse = dspFrames(y, dspOptions, 16);
+    return coarse ? { y, sr, fine: null, coarse } : null;
   }
-  // With the fine front end computed, its spectrogram's every other frame is the dsp front end's frame.
-  const shared = fineFrames && DSP_FRONT_END.nFft === FRONT_END.nFft ? { S: fineFrames.S, step: DSP_FRONT_END.hopLength / FRONT_END.hopLength } : undefined;
-  const coarse = dspFrames(y, { sr, ...DSP_FRONT_END, decimate: DECIMATE, amin: 1e-8 }, 16, shared);
-  if (!coarse) return null;
-  return { y, sr, fine: fineFrames, coarse };
+  if (FRONT_END.nFft !== DSP_FRONT_END.nFft || DSP_FRONT_END.hopLength % FRONT_END.hopLength !== 0) throw new Error('the fine front end must share the dsp STFT');
+  const { dsp, melPower } = dspFramesWithFineMel(y, dspOptions, { step: DSP_FRONT_END.hopLength / FRONT_END.hopLength, nMels: FRONT_END.nMels }, 16);
+  if (melPower.cols < 32 || !dsp) return null;
+  const logMel = powerToDb(melPower);
+  return { y, sr, fine: { hopLength: FRONT_END.hopLength, logMel, mfcc: dctRows(logMel, FRONT_END.nMfcc) }, coarse: dsp };
 }
 
 /**
