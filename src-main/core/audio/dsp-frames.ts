@@ -60,7 +60,8 @@ function sparseRows(fb: Matrix): SparseRows {
   return s;
 }
 
-type FrameVisitor = (p: Float32Array, t: number) => void;
+/** A frame's power spectrum, and optionally its mel sums (float64, librosa's filterbank) already taken. */
+type FrameVisitor = (p: Float32Array, t: number, melSums?: Float64Array) => void;
 
 /**
  * What `dspFrames` does with each STFT frame, as a visitor for frames 0 … nFrames-1 in order, filling the
@@ -83,12 +84,15 @@ function dspVisitor(nFrames: number, o: DspFrameOptions): { visit: FrameVisitor;
   // Hoisted into locals: the per-frame loops below are the hottest code of an analysis.
   const { nMels, decimate, amin } = o;
   const { k0, k1, weights, nBins } = mel;
-  const visit: FrameVisitor = (p, t) => {
+  const visit: FrameVisitor = (p, t, melSums) => {
     for (let m = 0; m < nMels; m++) {
       let acc = 0;
-      const base = m * nBins;
-      const end = k1[m];
-      for (let k = k0[m]; k < end; k++) acc += weights[base + k] * p[k];
+      if (melSums) acc = melSums[m];
+      else {
+        const base = m * nBins;
+        const end = k1[m];
+        for (let k = k0[m]; k < end; k++) acc += weights[base + k] * p[k];
+      }
       // float32 mel power, then its dB as powerToDb computes it (ref 1: an offset of 0), through the natural
       // log, which is twice as fast as Math.log10 here and rounds to the same float32.
       const db = Math.fround(DB_PER_NEPER * Math.log(Math.max(amin, Math.fround(acc))));
@@ -149,15 +153,19 @@ export function dspFramesWithFineMel(
   const M = melPower.data;
   const { k0, k1, weights, nBins } = fb;
   const nMels = fine.nMels;
+  // The same filterbank as the dsp pass's (same sr, nFft and band count): its sums are handed over, not redone.
+  const sums = new Float64Array(nMels);
+  const share = nMels === o.nMels;
   forEachPowerFrame(y, { nFft: o.nFft, hopLength: fineHop }, (p, t) => {
     for (let m = 0; m < nMels; m++) {
       let acc = 0;
       const base = m * nBins;
       const end = k1[m];
       for (let k = k0[m]; k < end; k++) acc += weights[base + k] * p[k];
+      sums[m] = acc;
       M[m * nFine + t] = acc;
     }
-    if (dsp && t % step === 0) dsp.visit(p, t / step);
+    if (dsp && t % step === 0) dsp.visit(p, t / step, share ? sums : undefined);
   });
   return { dsp: dsp?.frames ?? null, melPower };
 }
