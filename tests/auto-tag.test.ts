@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FieldPrediction, ReviewSummary, TagEvaluation, TagWriteReport } from '../src-main/core/api.js';
+import { Earmark, type FieldPrediction, type ReviewSummary, type TagEvaluation, type TagWriteReport } from '../src-main/core/api.js';
 import type { DemoManifest } from '../src-main/core/demo/demo-library.js';
 import { readTrackFacts } from '../src-main/core/library/read-tags.js';
 import { cli, cliJson, tempDir } from './helpers/fixtures.js';
@@ -103,6 +103,28 @@ describe('earmark eval-tags', () => {
     expect(r.multiLabel).toBe(true);
     expect(r.meanAveragePrecision).toBeGreaterThan(0);
     expect(r.perValue.length).toBe(r.values.length);
+  });
+  it('trains the head in a worker thread when asked (as the app’s service does), with the same scores', async () => {
+    const e = Earmark.open({ home });
+    try {
+      for (const field of ['genre', 'mood']) {
+        const here = await e.evaluateTags({ field });
+        let epochs = 0;
+        const off = await e.evaluateTags({ field, offThread: true, onProgress: () => epochs++ });
+        expect(epochs).toBeGreaterThan(0);
+        expect([off.train, off.test, off.values]).toEqual([here.train, here.test, here.values]);
+        if (field === 'genre') {
+          expect(off.confusion).toEqual(here.confusion);
+          expect(off.logLoss!).toBeCloseTo(here.logLoss!, 5);
+        } else {
+          expect(off.thresholds).toEqual(here.thresholds);
+          expect(off.meanAveragePrecision!).toBeCloseTo(here.meanAveragePrecision!, 5);
+        }
+        expect(off.macroF1!).toBeCloseTo(here.macroF1!, 5);
+      }
+    } finally {
+      e.close();
+    }
   });
 });
 

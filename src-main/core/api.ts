@@ -661,7 +661,17 @@ export class Earmark {
    */
   async compareRepresentations(
     reps: string[],
-    o: { queriesFrom?: string; seed?: number; headFields?: string[]; headKind?: 'mlp' | 'linear'; minSupport?: number; signal?: AbortSignal; onProgress?: (p: { representation: string; field: string; done: number; total: number }) => void } = {},
+    o: {
+      queriesFrom?: string;
+      seed?: number;
+      headFields?: string[];
+      headKind?: 'mlp' | 'linear';
+      minSupport?: number;
+      signal?: AbortSignal;
+      onProgress?: (p: { representation: string; field: string; done: number; total: number }) => void;
+      /** Train the heads in a worker thread (see `foldRunnerFor`). */
+      offThread?: boolean;
+    } = {},
   ): Promise<RepresentationComparison> {
     const queries = this.heldOutQueries(o);
     const retrieval = evaluateRepresentations(this.store, (rep, v) => this.indexes.normalise(rep, v), reps, { queries });
@@ -674,7 +684,7 @@ export class Earmark {
         if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
         o.onProgress?.({ representation: r.representation, field, done, total: retrieval.length * fields.length });
         try {
-          const ev = await this.evaluateTags({ field, representation: r.representation, kind: o.headKind, minSupport: o.minSupport, testTracks: queries, seed: o.seed, signal: o.signal });
+          const ev = await this.evaluateTags({ field, representation: r.representation, kind: o.headKind, minSupport: o.minSupport, testTracks: queries, seed: o.seed, signal: o.signal, offThread: o.offThread });
           heads.push({ field, multiLabel: ev.multiLabel, train: ev.train, test: ev.test, accuracy: ev.accuracy ?? null, macroF1: ev.macroF1 ?? null, meanAveragePrecision: ev.meanAveragePrecision ?? null, refused: null });
         } catch (e) {
           if (!(e instanceof HeadDataError)) throw e;

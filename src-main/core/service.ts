@@ -247,6 +247,8 @@ export class EarmarkService {
         kind,
         minSupport,
         signal: ctx.signal,
+        // The service answers the window meanwhile: heads train in worker threads, however few the tracks.
+        offThread: true,
         onProgress: (p) =>
           ctx.progress({
             phase: `${p.field}: fold ${p.fold + 1} of ${p.folds}, loss ${p.loss.toFixed(3)}`,
@@ -380,6 +382,7 @@ export class EarmarkService {
         headKind: o.headKind,
         minSupport: o.minSupport,
         signal: ctx.signal,
+        offThread: true,
         onProgress: (p) => ctx.progress({ phase: `head for ${p.field} on ${p.representation}`, done: p.done, total: p.total }),
       });
       const file = this.comparisonFile();
@@ -448,7 +451,8 @@ export class EarmarkService {
         if (changed) this.emit({ type: 'library-changed' });
         return { changed, summary: e.reviewSummary() };
       },
-      evalTags: (o) => e.evaluateTags(o),
+      // A head trains for this answer: in a worker thread, so the service keeps answering meanwhile.
+      evalTags: (o) => e.evaluateTags({ ...o, offThread: true }),
       startWriteTags: (o) => this.startWriteTags(o),
       tagBatches: () => e.tagBatches(),
       undoTags: async ({ batch }) => {

@@ -5,7 +5,7 @@ import type { FacetChanges } from '../library/tag-writer.js';
 import type { ProposalPage, ProposalQuery } from '../contract.js';
 import type { LibraryStore } from '../store/library-store.js';
 import { foldRunnerFor } from './heads/head-pool.js';
-import { calibrateThresholds, crossFit, disposeHead, HeadDataError, headProbabilities, trainHead, type HeadConfig, type HeadData, type HeadKind } from './heads/head.js';
+import { calibrateThresholds, crossFit, fitFold, HeadDataError, type FoldTask, type HeadConfig, type HeadData, type HeadKind, type HeadProgress } from './heads/head.js';
 import type { Tf } from './tf/backend.js';
 
 /**
@@ -45,6 +45,8 @@ export interface PredictOptions extends HeadOptions {
    * runs on WebAssembly or JavaScript and there are enough tagged tracks to pay for starting them; 1 = here).
    */
   workers?: number;
+  /** Train in worker threads even when the data is small, so this thread stays free (see `foldRunnerFor`). */
+  offThread?: boolean;
 }
 
 export interface FieldPrediction {
@@ -194,7 +196,7 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
     {
       folds: o.folds ?? 5,
       signal: o.signal,
-      runner: foldRunnerFor(tf, { samples: data.x.length, folds: o.folds ?? 5, workers: o.workers }),
+      runner: foldRunnerFor(tf, { samples: data.x.length, folds: o.folds ?? 5, workers: o.workers, offThread: o.offThread }),
       onFold: (fold, folds, p) => {
         epochsByFold.set(fold, p.epoch);
         let done = 0;
@@ -488,6 +490,8 @@ export async function evaluateTags(
     testTracks?: readonly number[];
     signal?: AbortSignal;
     onProgress?: (epoch: number, epochs: number, loss: number) => void;
+    /** Train the head in a worker thread, so this thread stays free (see `foldRunnerFor`). */
+    offThread?: boolean;
   },
 ): Promise<TagEvaluation> {
   const field = o.field.toLowerCase();
@@ -516,51 +520,52 @@ export async function evaluateTags(
   }
   if (split.test.length === 0) throw new HeadDataError(`The held-out side of the ${splitKind} split is empty: too few tagged tracks to evaluate "${field}".`);
   const inner = stratifiedSplit(split.train.map((i) => y[i][0]), { seed: seed + 1 });
-  const pick = (idx: number[]): HeadData => ({ x: idx.map((i) => x[i]), y: idx.map((i) => y[i]), nValues: L.values.length });
-  const fit = pick(inner.train.map((j) => split.train[j]));
-  const val = pick(inner.test.map((j) => split.train[j]));
-  const head = await trainHead(tf, fit, { kind, multiLabel, seed, ...(o.epochs ? { epochs: o.epochs } : {}) }, {
-    validation: val,
-    signal: o.signal,
-    onEpoch: (p) => o.onProgress?.(p.epoch, p.epochs, p.loss),
-  });
-  try {
-    const testProbs = headProbabilities(tf, head, split.test.map((i) => x[i]));
-    const testY = split.test.map((i) => y[i]);
-    const n = L.values.length;
-    const base: TagEvaluation = { field, representation: rep, kind, multiLabel, split: splitKind, values: L.values, train: split.train.length, test: split.test.length, perValue: [] };
-    if (!multiLabel) {
-      const truth = testY.map((v) => v[0]);
-      const pred = testProbs.map(argmax);
-      const counts = new Array<number>(n).fill(0);
-      for (const i of split.train) counts[y[i][0]]++;
-      const major = argmax(counts);
-      const majorPred = truth.map(() => major);
-      return {
-        ...base,
-        accuracy: accuracy(truth, pred),
-        macroF1: macroF1(truth, pred, n),
-        logLoss: logLoss(truth, testProbs),
-        majority: { value: L.values[major], accuracy: accuracy(truth, majorPred), macroF1: macroF1(truth, majorPred, n) },
-        confusion: confusion(truth, pred, n),
-        perValue: perClass(truth, pred, n).map((p, v) => ({ value: L.values[v], ...p })),
-      };
-    }
-    const thresholds = calibrateThresholds(headProbabilities(tf, head, val.x), val.y, n, true);
-    const truth = testY.map((vs) => Float32Array.from({ length: n }, (_, v) => (vs.includes(v) ? 1 : 0)));
-    const decided = testProbs.map((p) => Float32Array.from(p, (q, v) => (q >= thresholds[v] ? 1 : 0)));
-    const per = perValue(truth, decided, n);
+  const data: HeadData = { x, y, nValues: L.values.length };
+  const fitIdx = inner.train.map((j) => split.train[j]);
+  const valIdx = inner.test.map((j) => split.train[j]);
+  const val = { x: valIdx.map((i) => x[i]), y: valIdx.map((i) => y[i]) };
+  // One fold: trained on the fit slice with early stopping on the validation slice, scoring the held-out side
+  // and (as its `extra` samples) the validation slice, whose probabilities calibrate multi-label thresholds.
+  const task: FoldTask = { fold: 0, seed, fitIdx, valIdx, testIdx: split.test };
+  const config: HeadConfig = { kind, multiLabel, seed, ...(o.epochs ? { epochs: o.epochs } : {}) };
+  const onEpoch = (p: HeadProgress) => o.onProgress?.(p.epoch, p.epochs, p.loss);
+  const runner = foldRunnerFor(tf, { samples: x.length, folds: 1, offThread: o.offThread });
+  const [result] = runner
+    ? await runner(data, config, val.x, [task], { signal: o.signal, onEpoch: (_t, p) => onEpoch(p) })
+    : [await fitFold(tf, data, config, val.x, task, { signal: o.signal, onEpoch })];
+  const testProbs = result.test;
+  const testY = split.test.map((i) => y[i]);
+  const n = L.values.length;
+  const base: TagEvaluation = { field, representation: rep, kind, multiLabel, split: splitKind, values: L.values, train: split.train.length, test: split.test.length, perValue: [] };
+  if (!multiLabel) {
+    const truth = testY.map((v) => v[0]);
+    const pred = testProbs.map(argmax);
+    const counts = new Array<number>(n).fill(0);
+    for (const i of split.train) counts[y[i][0]]++;
+    const major = argmax(counts);
+    const majorPred = truth.map(() => major);
     return {
       ...base,
-      meanAveragePrecision: meanAveragePrecision(truth, testProbs, n),
-      // Over the values present among the held-out tracks, as for single-label fields.
-      macroF1: per.filter((p) => p.support > 0).reduce((a, p) => a + p.f1, 0) / Math.max(1, per.filter((p) => p.support > 0).length),
-      thresholds,
-      perValue: per.map((p, v) => ({ value: L.values[v], ...p })),
+      accuracy: accuracy(truth, pred),
+      macroF1: macroF1(truth, pred, n),
+      logLoss: logLoss(truth, testProbs),
+      majority: { value: L.values[major], accuracy: accuracy(truth, majorPred), macroF1: macroF1(truth, majorPred, n) },
+      confusion: confusion(truth, pred, n),
+      perValue: perClass(truth, pred, n).map((p, v) => ({ value: L.values[v], ...p })),
     };
-  } finally {
-    disposeHead(head);
   }
+  const thresholds = calibrateThresholds(result.extra, val.y, n, true);
+  const truth = testY.map((vs) => Float32Array.from({ length: n }, (_, v) => (vs.includes(v) ? 1 : 0)));
+  const decided = testProbs.map((p) => Float32Array.from(p, (q, v) => (q >= thresholds[v] ? 1 : 0)));
+  const per = perValue(truth, decided, n);
+  return {
+    ...base,
+    meanAveragePrecision: meanAveragePrecision(truth, testProbs, n),
+    // Over the values present among the held-out tracks, as for single-label fields.
+    macroF1: per.filter((p) => p.support > 0).reduce((a, p) => a + p.f1, 0) / Math.max(1, per.filter((p) => p.support > 0).length),
+    thresholds,
+    perValue: per.map((p, v) => ({ value: L.values[v], ...p })),
+  };
 }
 
 /** One page of a field's proposals for review, most confident first. */

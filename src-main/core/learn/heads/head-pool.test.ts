@@ -72,5 +72,8 @@ describe('head pool', () => {
     expect(foldRunnerFor(tf, { samples: 100, folds: 5 })).toBeUndefined();
     expect(foldRunnerFor(tf, { samples: POOL_MIN_SAMPLES * 4, folds: 5, workers: 1 })).toBeUndefined();
     expect(foldRunnerFor(tf, { samples: 100, folds: 5, workers: 2 })).toBeTypeOf('function');
+    // A caller whose thread must stay free gets a worker whatever the size.
+    expect(foldRunnerFor(tf, { samples: 100, folds: 1, offThread: true })).toBeTypeOf('function');
+    expect(foldRunnerFor(tf, { samples: 100, folds: 5, workers: 1, offThread: true })).toBeTypeOf('function');
   });
 });

@@ -17,20 +17,23 @@ export const POOL_MIN_SAMPLES = 1500;
 /**
  * How to run a cross-fit's folds on this machine: side by side in worker threads when TensorFlow.js computes
  * on one thread here (the WebAssembly and JavaScript backends) and there are cores to spare; in this thread
- * when libtensorflow (which spreads each operation over the cores itself) is loaded, on one core, or when the
- * data is too small to pay for starting workers. `workers` forces a count (1 = in this thread).
+ * when libtensorflow (which spreads each operation over the cores itself, and cannot be loaded in a second
+ * thread) is loaded, on one core, or when the data is too small to pay for starting workers. `workers` forces a
+ * count (1 = in this thread). `offThread` asks for at least one worker whatever the size, for a caller whose
+ * thread must stay free (the app's service answering the window while a head trains).
  */
-export function foldRunnerFor(tf: Tf, o: { samples: number; folds: number; workers?: number; script?: string }): FoldRunner | undefined {
+export function foldRunnerFor(tf: Tf, o: { samples: number; folds: number; workers?: number; offThread?: boolean; script?: string }): FoldRunner | undefined {
   const backend = tf.getBackend();
   if (backend !== 'wasm' && backend !== 'cpu') return undefined;
-  const workers = o.workers ?? (o.samples >= POOL_MIN_SAMPLES ? Math.min(cpus().length, o.folds) : 1);
-  if (workers <= 1) return undefined;
+  let workers = o.workers ?? (o.samples >= POOL_MIN_SAMPLES ? Math.min(cpus().length, o.folds) : 1);
+  if (o.offThread) workers = Math.max(1, workers);
+  else if (workers <= 1) return undefined;
   let script: string;
   try {
     script = findHeadWorkerScript(o.script);
   } catch (e) {
     // Without the bundled worker (a build without it), the folds train here unless threads were asked for.
-    if (o.workers !== undefined) throw e;
+    if (o.workers !== undefined && o.workers > 1) throw e;
     return undefined;
   }
   return headPool({ workers, backend, script });
