@@ -40,6 +40,20 @@ export function fftEngine(): { engine: FftEngine; fallbackReason: string | null 
   return loaded.module ? { engine: 'pffft-wasm-simd', fallbackReason: null } : { engine: 'fft.js', fallbackReason: loaded.error };
 }
 
+/** A PFFFT real transform of `n` points with its input, output and work buffers in the module's memory. */
+interface PffftPlan {
+  setup: number;
+  inPtr: number;
+  outPtr: number;
+  workPtr: number;
+}
+
+function pffftPlan(m: PffftModule, n: number): PffftPlan {
+  const setup = m._pffft_new_setup(n, PFFFT_REAL);
+  if (!setup) throw new Error(`PFFFT cannot transform ${n} points`);
+  return { setup, inPtr: m._pffft_aligned_malloc(4 * n), outPtr: m._pffft_aligned_malloc(4 * n), workPtr: m._pffft_aligned_malloc(4 * n) };
+}
+
 class PffftPower implements PowerFft {
   readonly engine = 'pffft-wasm-simd' as const;
   private readonly setup: number;
@@ -53,11 +67,7 @@ class PffftPower implements PowerFft {
     private readonly m: PffftModule,
     readonly n: number,
   ) {
-    this.setup = m._pffft_new_setup(n, PFFFT_REAL);
-    if (!this.setup) throw new Error(`PFFFT cannot transform ${n} points`);
-    this.inPtr = m._pffft_aligned_malloc(4 * n);
-    this.outPtr = m._pffft_aligned_malloc(4 * n);
-    this.workPtr = m._pffft_aligned_malloc(4 * n);
+    ({ setup: this.setup, inPtr: this.inPtr, outPtr: this.outPtr, workPtr: this.workPtr } = pffftPlan(m, n));
     this.heap = m.HEAPF32;
     this.inView = this.heap.subarray(this.inPtr >> 2, (this.inPtr >> 2) + n);
   }
@@ -164,11 +174,7 @@ class PffftDct2 implements Dct2 {
     readonly n: number,
     readonly nOut: number,
   ) {
-    this.setup = m._pffft_new_setup(n, PFFFT_REAL);
-    if (!this.setup) throw new Error(`PFFFT cannot transform ${n} points`);
-    this.inPtr = m._pffft_aligned_malloc(4 * n);
-    this.outPtr = m._pffft_aligned_malloc(4 * n);
-    this.workPtr = m._pffft_aligned_malloc(4 * n);
+    ({ setup: this.setup, inPtr: this.inPtr, outPtr: this.outPtr, workPtr: this.workPtr } = pffftPlan(m, n));
     this.cos = new Float64Array(nOut);
     this.sin = new Float64Array(nOut);
     for (let k = 0; k < nOut; k++) {
