@@ -60,6 +60,18 @@ function sparseRows(fb: Matrix): SparseRows {
   return s;
 }
 
+/** One frame's filterbank sums, `out[m] = Σ_k fb[m, k] · p[k]` over each row's span, in float64, bins ascending. */
+function filterbankSums(fb: SparseRows, p: Float32Array, out: Float64Array): void {
+  const { k0, k1, weights, nBins } = fb;
+  for (let m = 0; m < out.length; m++) {
+    let acc = 0;
+    const base = m * nBins;
+    const end = k1[m];
+    for (let k = k0[m]; k < end; k++) acc += weights[base + k] * p[k];
+    out[m] = acc;
+  }
+}
+
 /** A frame's power spectrum, and optionally its mel sums (float64, librosa's filterbank) already taken. */
 type FrameVisitor = (p: Float32Array, t: number, melSums?: Float64Array) => void;
 
@@ -83,16 +95,15 @@ function dspVisitor(nFrames: number, o: DspFrameOptions): { visit: FrameVisitor;
   const X = shape.data;
   // Hoisted into locals: the per-frame loops below are the hottest code of an analysis.
   const { nMels, decimate, amin } = o;
-  const { k0, k1, weights, nBins } = mel;
+  const own = new Float64Array(nMels);
   const visit: FrameVisitor = (p, t, melSums) => {
+    let sums = melSums;
+    if (!sums) {
+      filterbankSums(mel, p, own);
+      sums = own;
+    }
     for (let m = 0; m < nMels; m++) {
-      let acc = 0;
-      if (melSums) acc = melSums[m];
-      else {
-        const base = m * nBins;
-        const end = k1[m];
-        for (let k = k0[m]; k < end; k++) acc += weights[base + k] * p[k];
-      }
+      const acc = sums[m];
       // float32 mel power, then its dB as powerToDb computes it (ref 1: an offset of 0), through the natural
       // log, which is twice as fast as Math.log10 here and rounds to the same float32.
       const db = Math.fround(DB_PER_NEPER * Math.log(Math.max(amin, Math.fround(acc))));
@@ -151,20 +162,13 @@ export function dspFramesWithFineMel(
   const fb = sparseRows(melFilterbank({ sr: o.sr, nFft: o.nFft, nMels: fine.nMels }));
   const melPower = matrix(fine.nMels, nFine);
   const M = melPower.data;
-  const { k0, k1, weights, nBins } = fb;
   const nMels = fine.nMels;
   // The same filterbank as the dsp pass's (same sr, nFft and band count): its sums are handed over, not redone.
   const sums = new Float64Array(nMels);
   const share = nMels === o.nMels;
   forEachPowerFrame(y, { nFft: o.nFft, hopLength: fineHop }, (p, t) => {
-    for (let m = 0; m < nMels; m++) {
-      let acc = 0;
-      const base = m * nBins;
-      const end = k1[m];
-      for (let k = k0[m]; k < end; k++) acc += weights[base + k] * p[k];
-      sums[m] = acc;
-      M[m * nFine + t] = acc;
-    }
+    filterbankSums(fb, p, sums);
+    for (let m = 0; m < nMels; m++) M[m * nFine + t] = sums[m];
     if (dsp && t % step === 0) dsp.visit(p, t / step, share ? sums : undefined);
   });
   return { dsp: dsp?.frames ?? null, melPower };
