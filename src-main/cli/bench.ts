@@ -80,7 +80,7 @@ async function decodeFloor(manifest: DemoManifest): Promise<number> {
     Array.from({ length: JOBS * 2 }, async () => {
       while (next < tasks.length) {
         const task = tasks[next++];
-        const audio = await Promise.all(task.excerpts.map((x) => decodeExcerpt(ff, task.path, { offset: x.offset, duration: x.duration, sr: SR })));
+        const audio = await Promise.all(task.excerpts.map((x) => decodeExcerpt(ff, task.path, { offset: x.offset, duration: x.duration, sr: SR, shared: true })));
         for (const a of audio) samples += a.length;
       }
     }),

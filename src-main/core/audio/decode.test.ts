@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { MessageChannel } from 'node:worker_threads';
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,6 +69,26 @@ describe('decodeExcerpt', () => {
     const y = await decodeExcerpt(ffmpeg(), f, { offset: 2.5, duration: 1 });
     expect(Math.abs(y.length - SR)).toBeLessThan(50);
     expect(Math.abs(dominantHz(y) - 1200)).toBeLessThan(4);
+  });
+
+  it('puts the samples in a SharedArrayBuffer when asked, the same samples, so a worker can read them with nothing detached', async () => {
+    const f = join(dir, 'shared.ogg');
+    lavfi(f, 'sine=f=660:d=2:sample_rate=44100');
+    const plain = await decodeExcerpt(ffmpeg(), f, { offset: 0.5, duration: 1 });
+    const shared = await decodeExcerpt(ffmpeg(), f, { offset: 0.5, duration: 1, shared: true });
+    expect(plain.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(shared.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(shared.length).toBe(plain.length);
+    expect(Array.from(shared)).toEqual(Array.from(plain));
+    // Posting it shares it: the sender's array stays whole (a transfer would have emptied it).
+    const { port1, port2 } = new MessageChannel();
+    const got = new Promise<Float32Array>((res) => port2.once('message', (m: Float32Array) => res(m)));
+    port1.postMessage(shared);
+    const received = await got;
+    port1.close();
+    expect(shared.length).toBe(plain.length);
+    received[0] = 42;
+    expect(shared[0]).toBe(42);
   });
 
   it('reports a missing file', async () => {

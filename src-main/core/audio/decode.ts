@@ -86,6 +86,12 @@ export interface ExcerptOptions {
   duration?: number;
   sr?: number;
   signal?: AbortSignal;
+  /**
+   * Put the samples in a SharedArrayBuffer, so they can be posted to a worker thread without a copy and without
+   * a transfer: transferring detaches the buffer, and a thread that ever detached one runs every typed-array loop
+   * more slowly from then on (V8 stops assuming no buffer is detached).
+   */
+  shared?: boolean;
 }
 
 function checkReadable(file: string): void {
@@ -203,7 +209,7 @@ export function decodeExcerpt(ff: Ffmpeg, file: string, o: ExcerptOptions = {}):
         return;
       }
       // One copy, chunk by chunk, into an aligned buffer (a chunk may sit at an odd offset of Node's pool).
-      const out = new Float32Array(n);
+      const out = o.shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n);
       const bytesOut = new Uint8Array(out.buffer);
       let at = 0;
       for (const c of chunks) {

@@ -16,13 +16,22 @@ export function failureOf(e: unknown): AnalysisFailure {
   return { stage: 'analyze', code: 'analysis-failed', message: `Analysis failed: ${message}`, detail: e instanceof Error ? (e.stack ?? null) : null };
 }
 
-/** Decode the excerpts a track needs (one ffmpeg process each, run together). */
-export async function decodeForAnalysis(ff: Ffmpeg, path: string, duration: number | null, signal?: AbortSignal): Promise<{ excerpts: Excerpt[]; audio: Float32Array[]; ms: number }> {
+/**
+ * Decode the excerpts a track needs (one ffmpeg process each, run together); `shared` puts them in
+ * SharedArrayBuffers, for posting to a worker (see `ExcerptOptions.shared`).
+ */
+export async function decodeForAnalysis(
+  ff: Ffmpeg,
+  path: string,
+  duration: number | null,
+  signal?: AbortSignal,
+  shared = false,
+): Promise<{ excerpts: Excerpt[]; audio: Float32Array[]; ms: number }> {
   const t0 = performance.now();
   let d = duration;
   if (d === null || !Number.isFinite(d) || d <= 0) d = (await probe(ff, path)).duration;
   const excerpts = planExcerpts(d);
-  const audio = await Promise.all(excerpts.map((e) => decodeExcerpt(ff, path, { offset: e.offset, duration: e.duration, sr: SR, signal })));
+  const audio = await Promise.all(excerpts.map((e) => decodeExcerpt(ff, path, { offset: e.offset, duration: e.duration, sr: SR, signal, shared })));
   return { excerpts, audio, ms: performance.now() - t0 };
 }
 

@@ -4,8 +4,8 @@ import type { AnalysisFailure } from './analyze-file.js';
 /**
  * Messages between the analysis job and its worker threads. The job decodes (ffmpeg child processes, whose
  * output its event loop drains continuously); workers only compute features from the decoded audio, which is
- * transferred to the worker, not copied. Results come back copied (see analyze-worker.ts: a worker never detaches
- * a buffer, which would slow every typed-array loop in it).
+ * in SharedArrayBuffers, neither copied nor transferred. Results come back copied. No thread on either side ever
+ * detaches a buffer, which would slow every typed-array loop in that thread (see analyze-worker.ts).
  */
 export type ToWorker = { type: 'task'; id: number; audio: Float32Array[]; reps: string[] } | { type: 'cancel' };
 

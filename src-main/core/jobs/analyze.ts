@@ -163,14 +163,15 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
           while (held && held.size < IN_FLIGHT_PER_WORKER && ready.length > 0) {
             const d = ready.shift() as Decoded;
             held.set(d.t.id, d);
-            w.postMessage({ type: 'task', id: d.t.id, audio: d.audio, reps } satisfies ToWorker, d.audio.map((a) => a.buffer as ArrayBuffer));
+            // Shared, not transferred: nothing is copied, and this thread never detaches a buffer (see decodeExcerpt).
+            w.postMessage({ type: 'task', id: d.t.id, audio: d.audio, reps } satisfies ToWorker);
           }
         }
         // Keep ffmpeg busy, but do not run far ahead of the workers.
         while (decoding < DECODING && ready.length < READY_MAX && next < pending.length) {
           const t = pending[next++];
           decoding++;
-          decodeForAnalysis(ffmpeg, t.path, t.duration, decodeController.signal).then(
+          decodeForAnalysis(ffmpeg, t.path, t.duration, decodeController.signal, true).then(
             (dec) => {
               decoding--;
               if (finished) return;
