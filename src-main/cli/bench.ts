@@ -51,6 +51,26 @@ let peakRss = 0;
 const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
 const rssTimer = setInterval(sampleRss, 50);
 
+/**
+ * CPU time so far, ms: this process (every thread, analysis workers included) and its waited-for child processes
+ * (ffmpeg), from /proc/self/stat's utime/stime/cutime/cstime. `null` off Linux.
+ */
+function cpuTimes(): { self: number; children: number } | null {
+  try {
+    const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    const tick = 10; // USER_HZ is 100 on every Linux Node runs on.
+    return { self: (Number(f[11]) + Number(f[12])) * tick, children: (Number(f[13]) + Number(f[14])) * tick };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU spent per track between two `cpuTimes()` readings: ffmpeg, and this process. */
+function cpuPerTrack(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>, tracks: number): { ffmpegMs: number; nodeMs: number } | null {
+  if (!a || !b || tracks === 0) return null;
+  return { ffmpegMs: (b.children - a.children) / tracks, nodeMs: (b.self - a.self) / tracks };
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
@@ -75,6 +95,7 @@ async function decodeFloor(manifest: DemoManifest): Promise<number> {
   const tasks = manifest.tracks.map((t) => ({ path: t.path, excerpts: planExcerpts(t.seconds) }));
   let next = 0;
   let samples = 0;
+  const c0 = cpuTimes();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: JOBS * 2 }, async () => {
@@ -86,7 +107,13 @@ async function decodeFloor(manifest: DemoManifest): Promise<number> {
     }),
   );
   const s = (performance.now() - t0) / 1000;
-  results.decodeOnly = { tracks: tasks.length, seconds: s, tracksPerSecond: tasks.length / s, audioSecondsDecoded: samples / SR };
+  results.decodeOnly = {
+    tracks: tasks.length,
+    seconds: s,
+    tracksPerSecond: tasks.length / s,
+    audioSecondsDecoded: samples / SR,
+    cpuPerTrack: cpuPerTrack(c0, cpuTimes(), tasks.length),
+  };
   return tasks.length / s;
 }
 
@@ -94,8 +121,10 @@ async function ingestion(dir: string, reps: string[]): Promise<{ rate: number; h
   const home = join(tmpdir(), `earmark-bench-home-${process.pid}-${reps.join('-')}`);
   rmSync(home, { recursive: true, force: true });
   const e = Earmark.open({ home });
+  const c0 = cpuTimes();
   const t0 = performance.now();
   const scan = await e.scan([dir]);
+  const c1 = cpuTimes();
   const t1 = performance.now();
   const report = await e.analyze({ representations: reps, jobs: JOBS });
   const t2 = performance.now();
@@ -109,6 +138,8 @@ async function ingestion(dir: string, reps: string[]): Promise<{ rate: number; h
     tracksPerSecond: rate,
     decodeMsPerTrack: report.decodeMs / Math.max(1, report.analyzed),
     computeMsPerTrack: report.computeMs / Math.max(1, report.analyzed),
+    cpuPerTrack: cpuPerTrack(c0, cpuTimes(), report.analyzed),
+    scanCpuPerTrack: cpuPerTrack(c0, c1, report.analyzed),
   };
   return { rate, home };
 }
@@ -461,6 +492,16 @@ async function main(): Promise<void> {
   log(`  scan + analyze, dsp      ${i1.tracksPerSecond.toFixed(2)} tracks/s   ratio ${(dsp.rate / floor).toFixed(2)} × floor (target ≥ 0.80)`);
   log(`  scan + analyze, dsp+mfcc ${i2.tracksPerSecond.toFixed(2)} tracks/s   ratio ${(both.rate / floor).toFixed(2)} × floor`);
   log(`  per track: decode ${i1.decodeMsPerTrack.toFixed(0)} ms (wall, overlapped), features ${i1.computeMsPerTrack.toFixed(0)} ms; scan ${i1.scanSeconds.toFixed(2)} s in all`);
+  const fc = (results.decodeOnly as { cpuPerTrack: { ffmpegMs: number; nodeMs: number } | null }).cpuPerTrack;
+  const ic = (results.ingest_dsp as { cpuPerTrack: { ffmpegMs: number; nodeMs: number } | null; scanCpuPerTrack: { nodeMs: number } | null });
+  if (fc && ic.cpuPerTrack && ic.scanCpuPerTrack) {
+    // Where the ratio comes from when the floor already keeps every core busy: CPU per track, both runs.
+    const floorCpu = fc.ffmpegMs + fc.nodeMs;
+    const ingestCpu = ic.cpuPerTrack.ffmpegMs + ic.cpuPerTrack.nodeMs;
+    log(`  CPU per track: floor ${floorCpu.toFixed(1)} ms (ffmpeg ${fc.ffmpegMs.toFixed(1)}, reading its output ${fc.nodeMs.toFixed(1)})`);
+    log(`                 scan + analyze, dsp ${ingestCpu.toFixed(1)} ms (ffmpeg ${ic.cpuPerTrack.ffmpegMs.toFixed(1)}, scan ${ic.scanCpuPerTrack.nodeMs.toFixed(1)}, analysis in Node ${(ic.cpuPerTrack.nodeMs - ic.scanCpuPerTrack.nodeMs).toFixed(1)}: reading ffmpeg's output, features, storing)`);
+    log(`                 CPU ratio ${(floorCpu / ingestCpu).toFixed(2)}; the floor kept ${((floorCpu * d.tracksPerSecond) / 1000 / cpus().length * 100).toFixed(0)} % of ${cpus().length} cores busy`);
+  }
   const q = results.precisionAt10 as Record<string, Record<string, number>>;
   log('\nRetrieval precision@10 on the demo library (exact search)');
   log('               artist   genre    mood');
