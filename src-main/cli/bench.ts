@@ -9,7 +9,7 @@ import { ARCH_INPUT, buildEncoder, disposeEncoder } from '../core/learn/nets/enc
 import { PATCH_SPECS, type LogMel } from '../core/learn/patches.js';
 import { batchOf, embedTrack, trainMultitask } from '../core/learn/train/trainer.js';
 import { Earmark } from '../core/api.js';
-import { decodeExcerpt, resolveFfmpeg, SR } from '../core/audio/decode.js';
+import { decodeExcerpts, resolveFfmpeg, SR } from '../core/audio/decode.js';
 import { DSP_REPRESENTATION, planExcerpts } from '../core/audio/representations.js';
 import type { DemoManifest } from '../core/demo/demo-library.js';
 import { precisionAtK, randomVectors } from '../core/eval/retrieval.js';
@@ -101,7 +101,7 @@ async function decodeFloor(manifest: DemoManifest): Promise<number> {
     Array.from({ length: JOBS * 2 }, async () => {
       while (next < tasks.length) {
         const task = tasks[next++];
-        const audio = await Promise.all(task.excerpts.map((x) => decodeExcerpt(ff, task.path, { offset: x.offset, duration: x.duration, sr: SR, shared: true })));
+        const audio = await decodeExcerpts(ff, task.path, task.excerpts, { sr: SR, shared: true });
         for (const a of audio) samples += a.length;
       }
     }),

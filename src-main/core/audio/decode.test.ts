@@ -4,7 +4,7 @@ import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ffmpeg, lavfi, tempDir } from '../../../tests/helpers/fixtures.js';
-import { decodeExcerpt, DecodeError, probe, resolveFfmpeg, SR } from './decode.js';
+import { decodeExcerpt, decodeExcerpts, DecodeError, probe, resolveFfmpeg, SR } from './decode.js';
 import { spectrogram } from './stft.js';
 
 const { dir, cleanup } = tempDir();
@@ -89,6 +89,32 @@ describe('decodeExcerpt', () => {
     expect(shared.length).toBe(plain.length);
     received[0] = 42;
     expect(shared[0]).toBe(42);
+  });
+
+  for (const fmt of ['mp3', 'flac', 'm4a']) {
+    it(`decodes several excerpts of a ${fmt} file with one ffmpeg process, the same samples as one process each`, async () => {
+      const f = join(dir, `sweep.${fmt}`);
+      // A rising tone, so every excerpt differs from the others.
+      lavfi(f, 'aevalsrc=0.5*sin(2*PI*(200+100*t)*t):d=12:s=44100', ['-ac', '2']);
+      const spans = [{ offset: 0, duration: 2 }, { offset: 4.5, duration: 3 }, { offset: 9.25, duration: 2 }];
+      const together = await decodeExcerpts(ffmpeg(), f, spans, { sr: SR });
+      const apart = await Promise.all(spans.map((s) => decodeExcerpt(ffmpeg(), f, { ...s, sr: SR })));
+      expect(together).toHaveLength(3);
+      for (let i = 0; i < 3; i++) {
+        expect(together[i].length).toBe(apart[i].length);
+        expect(Math.abs(together[i].length - spans[i].duration * SR)).toBeLessThan(0.05 * SR);
+        expect(Buffer.from(together[i].buffer).equals(Buffer.from(apart[i].buffer))).toBe(true);
+      }
+      expect(Math.abs(dominantHz(together[2]) - dominantHz(together[0]))).toBeGreaterThan(100);
+    });
+  }
+
+  it('reports a bad file once for all its excerpts', async () => {
+    const f = join(dir, 'text-many.mp3');
+    writeFileSync(f, 'not audio at all\n'.repeat(200));
+    const spans = [{ offset: 0, duration: 1 }, { offset: 2, duration: 1 }];
+    await expect(decodeExcerpts(ffmpeg(), f, spans)).rejects.toBeInstanceOf(DecodeError);
+    await expect(decodeExcerpts(ffmpeg(), join(dir, 'gone.flac'), spans)).rejects.toMatchObject({ code: 'missing' });
   });
 
   it('reports a missing file', async () => {

@@ -1,4 +1,4 @@
-import { decodeExcerpt, DecodeError, probe, SR, type Ffmpeg } from '../audio/decode.js';
+import { decodeExcerpts, DecodeError, probe, SR, type Ffmpeg } from '../audio/decode.js';
 import { BUILTIN_REPRESENTATIONS, frontEnd, planExcerpts, type Excerpt, type FrontEnd } from '../audio/representations.js';
 
 export interface FileAnalysis {
@@ -17,7 +17,7 @@ export function failureOf(e: unknown): AnalysisFailure {
 }
 
 /**
- * Decode the excerpts a track needs (one ffmpeg process each, run together); `shared` puts them in
+ * Decode the excerpts a track needs (with one ffmpeg process, see `decodeExcerpts`); `shared` puts them in
  * SharedArrayBuffers, for posting to a worker (see `ExcerptOptions.shared`).
  */
 export async function decodeForAnalysis(
@@ -31,7 +31,7 @@ export async function decodeForAnalysis(
   let d = duration;
   if (d === null || !Number.isFinite(d) || d <= 0) d = (await probe(ff, path)).duration;
   const excerpts = planExcerpts(d);
-  const audio = await Promise.all(excerpts.map((e) => decodeExcerpt(ff, path, { offset: e.offset, duration: e.duration, sr: SR, signal, shared })));
+  const audio = await decodeExcerpts(ff, path, excerpts, { sr: SR, signal, shared });
   return { excerpts, audio, ms: performance.now() - t0 };
 }
 

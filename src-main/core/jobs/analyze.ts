@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Ffmpeg } from '../audio/decode.js';
@@ -121,6 +122,9 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
   const DECODING = nWorkers * IN_FLIGHT_PER_WORKER;
   const READY_MAX = nWorkers * IN_FLIGHT_PER_WORKER;
   const decodeController = new AbortController();
+  // Every ffmpeg process in flight listens to this signal: with many cores that is more than Node's default of
+  // 10 listeners, which is not a leak (each is removed when its process ends).
+  setMaxListeners(DECODING + 1, decodeController.signal);
   const onOuterAbort = () => decodeController.abort();
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
   interface Decoded {
