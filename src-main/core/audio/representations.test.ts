@@ -55,7 +55,8 @@ describe('mfcc representation (MTDTL baseline)', () => {
 describe('dsp representation', () => {
   it('has a fixed layout of named groups covering every dimension', () => {
     const names = DSP_REPRESENTATION.groups.map((g) => g.name);
-    expect(names).toEqual(['timbre', 'rhythm', 'harmony', 'dynamics']);
+    expect(names).toEqual(['gaussian', 'mfcc', 'shape', 'contrast', 'harmony', 'rhythm', 'spectral-pattern', 'delta-pattern', 'fluctuation']);
+    expect(DSP_REPRESENTATION.groups.every((g) => (g.weight ?? 1) > 0)).toBe(true);
     expect(DSP_REPRESENTATION.groups.at(-1)!.end).toBe(DSP_REPRESENTATION.dim);
     DSP_REPRESENTATION.groups.slice(1).forEach((g, i) => expect(g.start).toBe(DSP_REPRESENTATION.groups[i].end));
   });
@@ -64,14 +65,14 @@ describe('dsp representation', () => {
     expect(v.length).toBe(DSP_REPRESENTATION.dim);
     expect([...v].every(Number.isFinite)).toBe(true);
   });
-  it('tells a fast beat from a slow one in the rhythm group, and a bright sound from a dark one in timbre', () => {
-    const rhythm = DSP_REPRESENTATION.groups[1];
+  it('tells a fast beat from a slow one in the rhythm group, and a bright sound from a dark one in spectral shape', () => {
+    const group = (name: string) => DSP_REPRESENTATION.groups.find((g) => g.name === name)!;
+    const rhythm = group('rhythm');
     const fast = DSP_REPRESENTATION.compute([frontEnd(clicks(150, 8), SR)!]);
     const slow = DSP_REPRESENTATION.compute([frontEnd(clicks(80, 8), SR)!]);
     // Index rhythm.start + 3 holds log2(tempo / 120).
     expect(fast[rhythm.start + 3]).toBeGreaterThan(slow[rhythm.start + 3]);
-    const timbre = DSP_REPRESENTATION.groups[0];
-    const centroidAt = timbre.start + 19 + 19 + 12 + 45; // after MFCC means, stds, Δ stds and correlations
+    const centroidAt = group('shape').start; // log2 of the mean spectral centroid comes first
     const bright = DSP_REPRESENTATION.compute([frontEnd(tone(3000, 3), SR)!]);
     const dark = DSP_REPRESENTATION.compute([frontEnd(tone(200, 3), SR)!]);
     expect(bright[centroidAt]).toBeGreaterThan(dark[centroidAt] + 3); // log2 Hz: more than 3 octaves apart

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../tests/helpers/fixtures.js';
@@ -7,6 +7,7 @@ import { MIGRATIONS } from '../store/migrations.js';
 import { LibraryStore } from '../store/library-store.js';
 import { Random } from '../util/random.js';
 import { cosine, fitNormaliser, applyNormaliser } from './normalise.js';
+import { withHub } from '../../../tests/helpers/hub.js';
 import { VectorIndexes } from './vector-index.js';
 
 let t: ReturnType<typeof tempDir>;
@@ -80,14 +81,14 @@ describe('VectorIndexes', () => {
     const built = idx.ensure('dsp');
     expect(built.origin).toBe('built');
     const files = readdirSync(join(t.dir, 'index')).sort();
-    expect(files).toEqual(['dsp.hnsw', 'dsp.json']); // no temporary files left behind
+    expect(files).toEqual(['dsp.hnsw', 'dsp.json', 'dsp.mp']); // no temporary files left behind
     const again = open().ensure('dsp');
     expect(again.origin).toBe('loaded');
     expect(again.hnsw!.getEf()).toBe(50);
     expect(again.meta).toMatchObject({ dim: DIM, count: 200, version: 'v1', space: 'cosine' });
   });
 
-  it('finds a track’s own vector first and agrees with exact search', () => {
+  it('finds a track’s own vector first and, without hubness reduction, agrees with exact search', () => {
     const ids = fill(300);
     const idx = open();
     const { normaliser } = idx.ensure('dsp').meta;
@@ -95,8 +96,9 @@ describe('VectorIndexes', () => {
     let agree = 0;
     for (const q of ids.slice(0, 30)) {
       const raw = store.vector(q, 'dsp')!;
-      const hits = idx.search('dsp', raw, 10);
+      const hits = idx.search('dsp', raw, 10, undefined, { hubness: 'none' });
       expect(hits[0].trackId).toBe(q);
+      expect(idx.search('dsp', raw, 10)[0].trackId).toBe(q);
       expect(hits[0].score).toBeCloseTo(1, 5);
       const nq = applyNormaliser(normaliser, raw);
       const exact = all.data
@@ -141,6 +143,41 @@ describe('VectorIndexes', () => {
     writeFileSync(join(t.dir, 'index', 'dsp.json'), JSON.stringify({ ...meta, dim: DIM + 1 }));
     expect(open().state('dsp').state).toBe('inconsistent');
     expect(open().ensure('dsp').origin).toBe('built');
+  });
+
+  it('ranks by mutual proximity by default, so a hub stops crowding the lists; the statistics survive a reload', () => {
+    const { points, cluster, hub } = withHub();
+    const dim = points[0].length;
+    store.ensureRepresentation('emb', 'model:triplet', dim, 'e1');
+    const ids: number[] = [];
+    store.transaction(() => {
+      points.forEach((p, i) => {
+        const id = store.insertTrack(`/music/h-${i}.mp3`, null, { size: 1, mtimeMs: 1, hash: `hub${i}` }, null);
+        store.putVector(id, 'emb', `hub${i}`, Float32Array.from(p), []);
+        ids.push(id);
+      });
+    });
+    const oneGroup = (_rep: string, d: number) => ({ groups: [{ name: 'emb', start: 0, end: d }], standardise: false });
+    const idx = new VectorIndexes(join(t.dir, 'index'), store, oneGroup, { M: 16, efConstruction: 100, ef: 50 });
+    const k = 5;
+    const lists = (o: { hubness?: 'mp' | 'none' }, indexes = idx) =>
+      ids.slice(0, hub).map((q) => indexes.search('emb', store.vector(q, 'emb')!, k, (id) => id !== q, { ...o, queryId: q }).map((h) => ids.indexOf(h.trackId)));
+    const plain = lists({ hubness: 'none' });
+    const mp = lists({});
+    const hubIn = (ls: number[][]) => ls.filter((l) => l.includes(hub)).length;
+    const precision = (ls: number[][]) => ls.reduce((a, l, i) => a + l.filter((j) => cluster[j] === cluster[i]).length / k, 0) / ls.length;
+    expect(hubIn(plain)).toBeGreaterThan(hub / 2);
+    expect(hubIn(mp)).toBeLessThan(hubIn(plain) / 3);
+    expect(precision(mp)).toBeGreaterThan(precision(plain));
+    expect(idx.search('emb', store.vector(ids[0], 'emb')!, 3)[0].mp).toBeGreaterThan(0);
+    // Reloaded from disk, the same statistics give the same lists; a query from outside the library works too.
+    const reloaded = new VectorIndexes(join(t.dir, 'index'), store, oneGroup, { M: 16, efConstruction: 100, ef: 50 });
+    expect(reloaded.ensure('emb').origin).toBe('loaded');
+    expect(lists({}, reloaded)).toEqual(mp);
+    expect(reloaded.search('emb', Float32Array.from(points[0]), 3)).toHaveLength(3);
+    // Statistics missing on disk: the index is rebuilt rather than searched without them.
+    rmSync(join(t.dir, 'index', 'emb.mp'));
+    expect(reloaded.state('emb').state).toBe('missing');
   });
 
   it('leaves no index for a representation without vectors', () => {
