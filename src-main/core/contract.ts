@@ -3,9 +3,158 @@
  * and the events the backend pushes. Main, preload and renderer import it as types only; the runtime checks of
  * every request live in `contract-schema.ts` and run in main (Electron) and in the web server.
  */
-import type { LibraryInfo, PredictionRow, RepresentationComparison, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './api.js';
+import type { Ffmpeg } from './audio/decode.js';
+import type { Prf } from './eval/metrics.js';
+import type { IndexState } from './index/vector-index.js';
+import type { ComputeInfo } from './learn/compute.js';
+import type { HeadKind } from './learn/heads/head.js';
+import type { CacheInfo } from './learn/patches.js';
 
-export type { HeadScore, LibraryInfo, PredictionRow, RepresentationComparison, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './api.js';
+/** A track as every shell shows it. */
+export interface TrackSummary {
+  id: number;
+  path: string;
+  artist: string | null;
+  album: string | null;
+  title: string | null;
+  year: number | null;
+  duration: number | null;
+  genre: string[];
+  mood: string[];
+  style: string[];
+}
+
+export interface SimilarResult {
+  query: { trackId: number | null; trackIds: number[]; path: string; inLibrary: boolean; artist: string | null; title: string | null };
+  representation: string;
+  results: Array<TrackSummary & { score: number; rank: number }>;
+}
+
+export interface RepresentationInfo {
+  name: string;
+  kind: string;
+  dim: number;
+  version: string;
+  vectors: number;
+  index: { state: IndexState; reason: string; count: number | null; builtAt: number | null };
+}
+
+export interface LibraryInfo {
+  home: string;
+  database: string;
+  schemaVersion: number;
+  roots: string[];
+  tracks: number;
+  analyzed: Record<string, number>;
+  errors: { total: number; byStage: Record<string, number>; byCode: Record<string, number> };
+  scanProblems: number;
+  tagFields: Array<{ field: string; tracks: number; values: number }>;
+  representations: RepresentationInfo[];
+  ffmpeg: (Ffmpeg & { ok: true }) | { ok: false; error: string };
+  compute: ComputeInfo;
+  /** Trained encoders in models/. */
+  models: Array<{ name: string; kind: string; arch: string; done: number; iterations: number }>;
+  /** The log-mel cache of encoder training and embedding: files, bytes, and its bound. */
+  logMelCache: CacheInfo;
+}
+
+export interface RetrievalScores {
+  representation: string;
+  queries: number;
+  /** precision@10 of retrieving a track sharing the query's value, per facet. */
+  precision: Record<'genre' | 'mood' | 'style' | 'artist' | 'album', number>;
+}
+
+/** One head field's held-out scores for a representation (null where the metric does not apply). */
+export interface HeadScore {
+  field: string;
+  multiLabel: boolean | null;
+  train: number;
+  test: number;
+  accuracy: number | null;
+  macroF1: number | null;
+  meanAveragePrecision: number | null;
+  /** Why no head could be trained for the field on this library. */
+  refused: string | null;
+}
+
+export interface RepresentationComparison {
+  /** The model whose held-out tracks are the queries, or null for 15 % of the library by seed. */
+  queriesFrom: string | null;
+  queries: number;
+  headKind: 'mlp' | 'linear';
+  at: number;
+  rows: Array<RetrievalScores & { heads: HeadScore[] }>;
+}
+
+export interface HeldOutMetrics {
+  samples: number;
+  /** The learned values, in the order of `confusion` and `perValue`. */
+  values: string[];
+  /** `[truth][predicted]` counts (single-label). */
+  confusion?: number[][];
+  perValue: Array<{ value: string } & Prf>;
+  accuracy?: number;
+  macroF1?: number;
+  logLoss?: number;
+  /** Accuracy of always answering the most common value. */
+  majorityAccuracy?: number;
+  meanAveragePrecision?: number;
+  meanF1?: number;
+}
+
+export interface PredictionRow {
+  trackId: number;
+  field: string;
+  value: string;
+  confidence: number;
+  headId: string;
+  inFile: boolean;
+  proposed: boolean;
+  suspicious: boolean;
+  status: 'pending' | 'accepted' | 'rejected' | 'written';
+}
+
+export interface ReviewSummary {
+  field: string;
+  headId: string;
+  representation: string;
+  kind: HeadKind;
+  multiLabel: boolean;
+  minSupport: number;
+  createdAt: number;
+  heldOut: HeldOutMetrics;
+  proposed: number;
+  accepted: number;
+  rejected: number;
+  written: number;
+  suspicious: number;
+}
+
+export interface TagEvaluation {
+  field: string;
+  representation: string;
+  kind: HeadKind;
+  multiLabel: boolean;
+  /** How the held-out tracks were chosen: stratified by value, by artist, or given (an encoder's held-out tracks). */
+  split: 'stratified' | 'artist' | 'held-out';
+  values: string[];
+  train: number;
+  test: number;
+  /** Single-label. */
+  accuracy?: number;
+  /** Both kinds: the mean F1 over the values present among the held-out tracks. */
+  macroF1?: number;
+  logLoss?: number;
+  majority?: { value: string; accuracy: number; macroF1: number };
+  /** `[truth][predicted]` counts over `values`. */
+  confusion?: number[][];
+  /** Per value (both kinds). */
+  perValue: Array<{ value: string } & Prf>;
+  /** Multi-label. */
+  meanAveragePrecision?: number;
+  thresholds?: number[];
+}
 
 export type AnalysisStatus = 'analyzed' | 'pending' | 'error';
 

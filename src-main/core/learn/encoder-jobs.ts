@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ffmpeg } from '../audio/decode.js';
+import type { RetrievalScores } from '../contract.js';
 import { precisionAtK } from '../eval/retrieval.js';
 import { decodeForAnalysis } from '../jobs/analyze-file.js';
 import { valueKey } from '../library/facets.js';
@@ -346,13 +347,6 @@ export async function embedWithModel(ctx: EncoderContext, name: string, o: { ran
   } finally {
     disposeEncoder(enc);
   }
-}
-
-export interface RetrievalScores {
-  representation: string;
-  queries: number;
-  /** precision@10 of retrieving a track sharing the query's value, per facet. */
-  precision: Record<'genre' | 'mood' | 'style' | 'artist' | 'album', number>;
 }
 
 /**

@@ -1,8 +1,8 @@
-import { accuracy, confusion, logLoss, macroF1, meanAveragePrecision, perClass, perValue, type Prf } from '../eval/metrics.js';
+import { accuracy, confusion, logLoss, macroF1, meanAveragePrecision, perClass, perValue } from '../eval/metrics.js';
 import { groupSplit, stratifiedSplit } from '../eval/splits.js';
 import { facetVocabulary, splitJoined, valueKey, type FacetVocabulary } from '../library/facets.js';
 import type { FacetChanges } from '../library/tag-writer.js';
-import type { ProposalPage, ProposalQuery } from '../contract.js';
+import type { HeldOutMetrics, PredictionRow, ProposalPage, ProposalQuery, ReviewSummary, TagEvaluation } from '../contract.js';
 import type { LibraryStore } from '../store/library-store.js';
 import { foldRunnerFor } from './heads/head-pool.js';
 import { calibrateThresholds, crossFit, fitFold, HeadDataError, type FoldTask, type HeadConfig, type HeadData, type HeadKind, type HeadProgress } from './heads/head.js';
@@ -69,22 +69,6 @@ export interface FieldPrediction {
   suspicious: number;
   /** Held-out quality, from the cross-fitted predictions of the tagged tracks. */
   heldOut: HeldOutMetrics;
-}
-
-export interface HeldOutMetrics {
-  samples: number;
-  /** The learned values, in the order of `confusion` and `perValue`. */
-  values: string[];
-  /** `[truth][predicted]` counts (single-label). */
-  confusion?: number[][];
-  perValue: Array<{ value: string } & Prf>;
-  accuracy?: number;
-  macroF1?: number;
-  logLoss?: number;
-  /** Accuracy of always answering the most common value. */
-  majorityAccuracy?: number;
-  meanAveragePrecision?: number;
-  meanF1?: number;
 }
 
 interface Labelled {
@@ -268,18 +252,6 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
   };
 }
 
-export interface PredictionRow {
-  trackId: number;
-  field: string;
-  value: string;
-  confidence: number;
-  headId: string;
-  inFile: boolean;
-  proposed: boolean;
-  suspicious: boolean;
-  status: 'pending' | 'accepted' | 'rejected' | 'written';
-}
-
 interface RawPrediction {
   track_id: number;
   field: string;
@@ -351,22 +323,6 @@ export function reviewPredictions(store: LibraryStore, action: 'accept' | 'rejec
   return store.db
     .prepare(`UPDATE predictions SET status = ?, decided_at = ? WHERE ${w.sql} AND status != ?`)
     .run(status, status === 'pending' ? null : Date.now(), ...w.args, status).changes;
-}
-
-export interface ReviewSummary {
-  field: string;
-  headId: string;
-  representation: string;
-  kind: HeadKind;
-  multiLabel: boolean;
-  minSupport: number;
-  createdAt: number;
-  heldOut: HeldOutMetrics;
-  proposed: number;
-  accepted: number;
-  rejected: number;
-  written: number;
-  suspicious: number;
 }
 
 /** Per field: the head and how many proposals stand in each review state. */
@@ -449,31 +405,6 @@ export function acceptedEdits(
 export function markWritten(store: LibraryStore, trackId: number, values: Array<{ field: string; value: string }>): void {
   const up = store.db.prepare("UPDATE predictions SET status = 'written', in_file = 1, proposed = 0, decided_at = ? WHERE track_id = ? AND field = ? AND value = ?");
   for (const v of values) up.run(Date.now(), trackId, v.field, v.value);
-}
-
-export interface TagEvaluation {
-  field: string;
-  representation: string;
-  kind: HeadKind;
-  multiLabel: boolean;
-  /** How the held-out tracks were chosen: stratified by value, by artist, or given (an encoder's held-out tracks). */
-  split: 'stratified' | 'artist' | 'held-out';
-  values: string[];
-  train: number;
-  test: number;
-  /** Single-label. */
-  accuracy?: number;
-  /** Both kinds: the mean F1 over the values present among the held-out tracks. */
-  macroF1?: number;
-  logLoss?: number;
-  majority?: { value: string; accuracy: number; macroF1: number };
-  /** `[truth][predicted]` counts over `values`. */
-  confusion?: number[][];
-  /** Per value (both kinds). */
-  perValue: Array<{ value: string } & Prf>;
-  /** Multi-label. */
-  meanAveragePrecision?: number;
-  thresholds?: number[];
 }
 
 /**

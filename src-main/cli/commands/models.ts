@@ -1,0 +1,191 @@
+import { Option, type Command } from 'commander';
+import { LEARNING_SOURCES } from '../../core/contract.js';
+import { ProgressBar } from '../progress.js';
+import { fieldList, interruptible, pad, positiveInt, print, probability, withEarmark } from '../shared.js';
+
+/** Encoders and models: train, embed, models, export-model, import-model, eval. */
+export function registerModelCommands(program: Command): void {
+  program
+    .command('train')
+    .description('train an encoder on the library: multi-task (seed 001) or triplet (seed 004); checkpointed, resumable')
+    .requiredOption('--name <name>', 'the model (and its representation) name')
+    .addOption(new Option('--kind <kind>', 'multitask or triplet').choices(['multitask', 'triplet']).default('multitask'))
+    .option('--sources <list>', `multi-task learning sources: ${LEARNING_SOURCES.join(', ')}`, fieldList, ['tags', 'artist'])
+    .option('--fields <list>', 'tag fields behind the tags source / triplet relatedness', fieldList, ['genre', 'mood', 'style'])
+    .addOption(new Option('--arch <arch>', 'network').choices(['dcnn', 'base-cnn', 'dpnn']).default('dcnn'))
+    .addOption(new Option('--fusion <f>', 'how tasks share the network').choices(['SS-R', 'MSS-CR', 'MS-CR@2', 'MS-CR@4', 'MS-CR@6', 'MS-SR@FC']))
+    .option('--iterations <n>', 'training iterations (default 500)', positiveInt('--iterations'))
+    .option('--epochs <n>', 'or: passes over the training tracks (iterations = epochs × tracks ÷ batch size)', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'tracks per iteration', positiveInt('--batch-size'))
+    .addOption(new Option('--selection <s>', 'triplet selection').choices(['batch-hard', 'literal']).default('batch-hard'))
+    .option('--hold-out <share>', 'share of tracks kept out of training as evaluation queries', probability('--hold-out'), 0.15)
+    .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
+    .option('--resume', 'continue an unfinished model of this name')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        o: {
+          name: string;
+          kind: 'multitask' | 'triplet';
+          sources: string[];
+          fields: string[];
+          arch: 'dcnn' | 'base-cnn' | 'dpnn';
+          fusion?: 'SS-R' | 'MSS-CR' | 'MS-CR@2' | 'MS-CR@4' | 'MS-CR@6' | 'MS-SR@FC';
+          iterations?: number;
+          epochs?: number;
+          batchSize?: number;
+          selection: 'batch-hard' | 'literal';
+          holdOut: number;
+          seed: number;
+          resume?: boolean;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        await withEarmark(cmd, async (e) => {
+          const rt = await e.tf();
+          if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
+          // One bar per phase (log-mel spectrograms, audio targets, training).
+          let phase = '';
+          let bar = new ProgressBar('Training');
+          await interruptible('Stopping after this iteration… (run again with --resume to continue)', async (signal) => {
+            const r = await e.trainEncoder({
+              name: o.name,
+              kind: o.kind,
+              sources: o.sources as Array<(typeof LEARNING_SOURCES)[number]>,
+              fields: o.fields,
+              arch: o.arch,
+              fusion: o.fusion,
+              iterations: o.iterations,
+              epochs: o.epochs,
+              batchSize: o.batchSize,
+              selection: o.selection,
+              holdOut: o.holdOut,
+              seed: o.seed,
+              resume: o.resume,
+              signal,
+              onProgress: (p) => {
+                if (p.phase !== phase) {
+                  bar.done();
+                  phase = p.phase;
+                  bar = new ProgressBar(phase === 'training' ? 'Training' : `${phase[0].toUpperCase()}${phase.slice(1)}`);
+                }
+                bar.update(p.done, p.total, { current: p.loss !== undefined ? `${p.task} loss ${p.loss.toFixed(3)}` : null });
+              },
+            });
+            bar.done();
+            const m = r.meta;
+            print(!!o.json, r, () =>
+              [
+                `${r.cancelled ? 'Stopped' : 'Trained'} ${m.name}: ${m.kind} ${m.arch} (${m.fusion}), ${m.done} of ${m.iterations} iterations on ${m.backend}`,
+                ...m.sources.map((s) => `  ${s.name}: ${s.describe}`),
+                `  ${m.heldOut.length} tracks held out for evaluation. Next: earmark embed --model ${m.name}`,
+              ].join('\n'),
+            );
+          });
+        });
+      },
+    );
+
+  program
+    .command('embed')
+    .description("write a trained model's track vectors into the store as a representation (and index it)")
+    .requiredOption('--model <name>', 'the model')
+    .option('--rand', 'the same network untrained, as the `rand` baseline')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { model: string; rand?: boolean; json?: boolean }, cmd: Command) => {
+      await withEarmark(cmd, async (e) => {
+        const bar = new ProgressBar('Embedding');
+        const r = await e.embed(o.model, { rand: o.rand, onProgress: (p) => bar.update(p.done, p.total, { current: p.phase }) });
+        bar.done();
+        print(!!o.json, r, () => `${r.representation}: ${r.tracks} tracks, ${r.dim}-d${r.skipped ? ` (${r.skipped} could not be decoded)` : ''}; index ${r.index}. Try: earmark similar <track> --representation ${r.representation}`);
+      });
+    });
+
+  program
+    .command('models')
+    .description('the trained models, with their sources and training state')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      await withEarmark(cmd, (e) => {
+        const list = e.models();
+        print(!!o.json, list, () =>
+          list.length
+            ? list.map((m) => `${m.name}  ${m.kind} ${m.arch} ${m.fusion}  ${m.done}/${m.iterations} iterations  sources: ${m.sources.map((s) => s.name).join(', ')}  (${m.backend})`).join('\n')
+            : 'No models yet: earmark train --name NAME',
+        );
+      });
+    });
+
+  program
+    .command('export-model')
+    .description('write a model as one file (weights, settings, and the optimiser state an unfinished model resumes with)')
+    .argument('<name>')
+    .requiredOption('--out <file>', 'the file to write')
+    .action(async (name: string, o: { out: string }, cmd: Command) => {
+      await withEarmark(cmd, (e) => {
+        e.exportModel(name, o.out);
+        process.stdout.write(`Wrote ${o.out}\n`);
+      });
+    });
+
+  program
+    .command('import-model')
+    .description('add a model exported from Earmark (on any machine or backend)')
+    .argument('<file>')
+    .option('--name <name>', 'import under another name')
+    .action(async (file: string, o: { name?: string }, cmd: Command) => {
+      await withEarmark(cmd, (e) => {
+        const m = e.importModel(file, o.name);
+        process.stdout.write(`Imported ${m.name} (${m.kind} ${m.arch}). Next: earmark embed --model ${m.name}\n`);
+      });
+    });
+
+  program
+    .command('eval')
+    .description('compare representations on held-out query tracks: precision@10 of retrieving the same genre, mood, style, artist and album, and a head per tag field (accuracy, macro-F1, mAP)')
+    .option('--representations <list>', 'representations to compare', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), ['dsp', 'mfcc'])
+    .option('--queries-from <model>', "use this model's held-out tracks as queries (default: 15 % of the tracks)")
+    .option('--heads <fields>', 'tag fields to train and score a head for on each representation', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), ['genre', 'mood', 'style'])
+    .option('--no-heads', 'retrieval only')
+    .addOption(new Option('--head <kind>', 'head kind').choices(['mlp', 'linear']).default('mlp'))
+    .option('--min-support <n>', 'tracks a value needs to be learned by the heads', positiveInt('--min-support'), 5)
+    .option('--seed <n>', 'random seed for the default queries and the heads', positiveInt('--seed'), 1)
+    .option('--json', 'machine-readable output')
+    .action(async (o: { representations: string[]; queriesFrom?: string; heads: string[] | false; head: 'mlp' | 'linear'; minSupport: number; seed: number; json?: boolean }, cmd: Command) => {
+      await withEarmark(cmd, async (e) => {
+        const bar = new ProgressBar('Heads');
+        const r = await e.compareRepresentations(o.representations, {
+          queriesFrom: o.queriesFrom,
+          seed: o.seed,
+          headFields: o.heads === false ? [] : o.heads,
+          headKind: o.head,
+          minSupport: o.minSupport,
+          onProgress: (p) => bar.update(p.done, p.total, { current: `${p.field} on ${p.representation}` }),
+        });
+        bar.done();
+        const facets = ['genre', 'mood', 'style', 'artist', 'album'] as const;
+        const pct = (v: number | null) => (v === null ? '–' : `${(100 * v).toFixed(1)}`).padStart(7);
+        print(!!o.json, r, () => {
+          const lines = [
+            `precision@10 over ${r.queries} held-out queries${r.queriesFrom ? ` (those "${r.queriesFrom}" never trained on)` : ''}`,
+            `  ${pad('representation', 18)} ${facets.map((f) => f.padStart(7)).join(' ')}`,
+            ...r.rows.map((x) => `  ${pad(x.representation, 18)} ${facets.map((f) => x.precision[f].toFixed(3).padStart(7)).join(' ')}`),
+          ];
+          const fields = r.rows[0]?.heads.map((h) => h.field) ?? [];
+          if (fields.length) {
+            lines.push('', `${r.headKind} heads, trained on the other tracks, scored on the held-out ones (%: accuracy / macro-F1, or mAP / macro-F1 for multi-label fields)`);
+            lines.push(`  ${pad('representation', 18)} ${fields.map((f) => pad(f, 16)).join(' ')}`);
+            for (const x of r.rows) {
+              lines.push(
+                `  ${pad(x.representation, 18)} ${x.heads.map((h) => pad(h.refused ? 'refused' : `${pct(h.multiLabel ? h.meanAveragePrecision : h.accuracy).trim()} / ${pct(h.macroF1).trim()}`, 16)).join(' ')}`,
+              );
+            }
+            const refused = r.rows.flatMap((x) => x.heads.filter((h) => h.refused).map((h) => `${h.field} on ${x.representation}: ${h.refused}`));
+            if (refused.length) lines.push(...[...new Set(refused)].map((m) => `  ${m}`));
+          }
+          return lines.join('\n');
+        });
+      });
+    });
+}

@@ -1,0 +1,183 @@
+import { renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Ffmpeg } from '../audio/decode.js';
+import type { HeadScore, RepresentationComparison, RetrievalScores } from '../contract.js';
+import {
+  embedWithModel,
+  evaluateRepresentations as retrievalScores,
+  trainEncoder as runTraining,
+  type EmbedResult,
+  type EncoderContext,
+  type TrainRequest,
+  type TrainResult,
+} from '../learn/encoder-jobs.js';
+import { HeadDataError } from '../learn/heads/head.js';
+import { checkModelName, exportModel as writeModelFile, importModel as readModelFile, listModels, readMeta, type ModelMeta } from '../learn/model-store.js';
+import { LogMelCache, type CacheInfo } from '../learn/patches.js';
+import { embedInThread, findTrainWorkerScript, trainInThread, type TrainThreadInit } from '../learn/train-thread.js';
+import { Random } from '../util/random.js';
+import type { ApiContext } from './context.js';
+import { evaluateTags } from './tagging.js';
+
+/** Encoders: training them (here or in a worker thread), their vectors, comparing representations, and the models on disk. */
+
+/** Log-mel cache bound unless the `cache.logmelBytes` setting says otherwise: 4 GiB. */
+export const DEFAULT_LOGMEL_CACHE_BYTES = 4 * 2 ** 30;
+
+export interface EmbedOptions {
+  rand?: boolean;
+  onProgress?: TrainRequest['onProgress'];
+  signal?: AbortSignal;
+  inThread?: boolean;
+}
+
+export interface CompareOptions {
+  queriesFrom?: string;
+  seed?: number;
+  headFields?: string[];
+  headKind?: 'mlp' | 'linear';
+  minSupport?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { representation: string; field: string; done: number; total: number }) => void;
+  /** Train the heads in a worker thread (see `foldRunnerFor`). */
+  offThread?: boolean;
+}
+
+export function encoderContext(ctx: ApiContext): EncoderContext {
+  const setting = Number(ctx.store.setting('cache.logmelBytes'));
+  return {
+    store: ctx.store,
+    modelsDir: ctx.paths.modelsDir,
+    cacheDir: join(ctx.paths.home, 'cache', 'logmel'),
+    cacheBytes: Number.isFinite(setting) && setting > 0 ? setting : DEFAULT_LOGMEL_CACHE_BYTES,
+    ffmpeg: () => ctx.ffmpeg(),
+    tf: () => ctx.tf(),
+  };
+}
+
+/** Train an encoder (multi-task or triplet) on the library; checkpointed in models/NAME, resumable. */
+export function trainEncoder(ctx: ApiContext, r: TrainRequest): Promise<TrainResult> {
+  return runTraining(encoderContext(ctx), r);
+}
+
+/**
+ * The same, in a worker thread (what the app's service uses, so its own thread stays free for the API and
+ * other jobs while a network trains); here when the worker script is not built.
+ */
+export function trainEncoderInThread(ctx: ApiContext, r: TrainRequest): Promise<TrainResult> {
+  const thread = encoderThread(ctx);
+  return thread ? trainInThread(thread.script, thread.init, r) : trainEncoder(ctx, r);
+}
+
+/** The worker script and what it needs to open this library; null when the script is not built. */
+function encoderThread(ctx: ApiContext): { script: string; init: TrainThreadInit } | null {
+  let script: string;
+  try {
+    script = findTrainWorkerScript();
+  } catch {
+    return null;
+  }
+  const enc = encoderContext(ctx);
+  let ffmpeg: Ffmpeg | null = null;
+  let ffmpegError: string | undefined;
+  try {
+    ffmpeg = enc.ffmpeg();
+  } catch (e) {
+    ffmpegError = (e as Error).message;
+  }
+  return { script, init: { db: ctx.paths.db, modelsDir: enc.modelsDir, cacheDir: enc.cacheDir, cacheBytes: enc.cacheBytes, ffmpeg, ffmpegError } };
+}
+
+/** A trained model's track vectors (or its untrained twin's, as `rand`) into the store, and its index. */
+export async function embed(ctx: ApiContext, model: string, o: EmbedOptions = {}): Promise<EmbedResult & { index: 'built' | 'loaded' }> {
+  const thread = o.inThread ? encoderThread(ctx) : null;
+  const r = thread ? await embedInThread(thread.script, thread.init, model, o) : await embedWithModel(encoderContext(ctx), model, o);
+  const li = ctx.indexes.ensure(r.representation);
+  return { ...r, index: li.origin };
+}
+
+/** The held-out query tracks: a model's (tracks it never trained on), or 15 % of the library drawn with the seed. */
+function heldOutQueries(ctx: ApiContext, o: { queriesFrom?: string; seed?: number }): number[] {
+  if (o.queriesFrom) {
+    checkModelName(o.queriesFrom);
+    return readMeta(join(ctx.paths.modelsDir, o.queriesFrom)).heldOut;
+  }
+  const rng = new Random((o.seed ?? 1) + 7919);
+  return ctx.store.allTracks().map((t) => t.id).filter(() => rng.next() < 0.15);
+}
+
+/** Precision@10 per facet of each representation, for held-out query tracks (a model's, or 15 % by seed). */
+export function evaluateRepresentations(ctx: ApiContext, reps: string[], o: { queriesFrom?: string; seed?: number } = {}): RetrievalScores[] {
+  return retrievalScores(ctx.store, (rep, v) => ctx.indexes.normalise(rep, v), reps, { queries: heldOutQueries(ctx, o) });
+}
+
+/**
+ * Representations side by side (issue 5, point 7): precision@10 per facet for the held-out queries, and for
+ * each head field a head trained on the other tracks and scored on the same held-out tracks (accuracy and
+ * macro-F1; mAP for multi-label fields). A field too thin to learn gets its reason instead of numbers.
+ */
+export async function compareRepresentations(
+  ctx: ApiContext,
+  reps: string[],
+  o: CompareOptions = {},
+): Promise<RepresentationComparison> {
+  const queries = heldOutQueries(ctx, o);
+  const retrieval = retrievalScores(ctx.store, (rep, v) => ctx.indexes.normalise(rep, v), reps, { queries });
+  const fields = o.headFields ?? ['genre', 'mood', 'style'];
+  const rows: RepresentationComparison['rows'] = [];
+  let done = 0;
+  for (const r of retrieval) {
+    const heads: HeadScore[] = [];
+    for (const field of fields) {
+      if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
+      o.onProgress?.({ representation: r.representation, field, done, total: retrieval.length * fields.length });
+      try {
+        const ev = await evaluateTags(ctx, { field, representation: r.representation, kind: o.headKind, minSupport: o.minSupport, testTracks: queries, seed: o.seed, signal: o.signal, offThread: o.offThread });
+        heads.push({ field, multiLabel: ev.multiLabel, train: ev.train, test: ev.test, accuracy: ev.accuracy ?? null, macroF1: ev.macroF1 ?? null, meanAveragePrecision: ev.meanAveragePrecision ?? null, refused: null });
+      } catch (e) {
+        if (!(e instanceof HeadDataError)) throw e;
+        heads.push({ field, multiLabel: null, train: 0, test: 0, accuracy: null, macroF1: null, meanAveragePrecision: null, refused: e.message });
+      }
+      done++;
+    }
+    rows.push({ ...r, heads });
+  }
+  return { queriesFrom: o.queriesFrom ?? null, queries: retrieval[0]?.queries ?? 0, headKind: o.headKind ?? 'mlp', at: Date.now(), rows };
+}
+
+export function models(ctx: ApiContext): ModelMeta[] {
+  return listModels(ctx.paths.modelsDir);
+}
+
+/** Delete a model: its folder, its vectors and index, and `rand` when that is this model's untrained twin. */
+export function deleteModel(ctx: ApiContext, name: string): { deleted: string; representations: string[] } {
+  checkModelName(name);
+  const dir = join(ctx.paths.modelsDir, name);
+  readMeta(dir); // not-found when there is no such model
+  const reps = [name];
+  if (ctx.store.representation('rand')?.version.startsWith(`rand:${name}@`)) reps.push('rand');
+  const dropped = reps.filter((r) => ctx.store.representation(r));
+  for (const r of dropped) {
+    ctx.store.deleteRepresentation(r);
+    ctx.indexes.remove(r);
+  }
+  // The folder goes last, moved aside first so a crash never leaves half a model that looks whole.
+  const gone = `${dir}.deleting`;
+  rmSync(gone, { recursive: true, force: true });
+  renameSync(dir, gone);
+  rmSync(gone, { recursive: true, force: true });
+  return { deleted: name, representations: dropped };
+}
+
+export function exportModel(ctx: ApiContext, name: string, out: string): void {
+  writeModelFile(join(ctx.paths.modelsDir, name), out);
+}
+
+export function importModel(ctx: ApiContext, file: string, name?: string): ModelMeta {
+  return readModelFile(file, ctx.paths.modelsDir, name);
+}
+
+export function logMelCache(ctx: ApiContext): CacheInfo {
+  const c = encoderContext(ctx);
+  return new LogMelCache(c.cacheDir, c.cacheBytes).info();
+}

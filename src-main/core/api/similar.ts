@@ -1,0 +1,124 @@
+import { resolve } from 'node:path';
+import { isBuiltin } from '../audio/representations.js';
+import type { SimilarResult } from '../contract.js';
+import { analyzeFile } from '../jobs/analyze-file.js';
+import type { TrackRow } from '../store/library-store.js';
+import { trackSummary, type ApiContext } from './context.js';
+
+/** Search by example: the tracks nearest one or more library tracks, or any audio file, in a representation's index. */
+
+export interface SimilarQuery {
+  /** A library track id. */
+  trackId?: number;
+  /** Several library tracks: results are near all of them (the mean of their directions). */
+  trackIds?: number[];
+  /** A file: a library track's path, or any audio file outside the library (analysed on the fly). */
+  path?: string;
+  k?: number;
+  representation?: string;
+  /** Keep only tracks by the query's artist (`same`), or only other artists' (`different`). */
+  artist?: 'same' | 'different';
+  /** Leave out the query's own album. */
+  excludeSameAlbum?: boolean;
+  /** Keep only tracks carrying one of the values in each field, e.g. `{ genre: ['Jazz'], mood: ['Calm'] }`. */
+  tags?: Record<string, string[]>;
+}
+
+export async function similar(ctx: ApiContext, q: SimilarQuery): Promise<SimilarResult> {
+  const rep = q.representation ?? 'dsp';
+  const k = q.k ?? 10;
+  if (!Number.isInteger(k) || k < 1 || k > 1000) throw new Error(`k must be a whole number from 1 to 1000, got ${q.k}`);
+  const repRow = ctx.store.representation(rep);
+  if (!repRow || ctx.store.vectorCount(rep) === 0) {
+    throw new Error(`No "${rep}" vectors yet. Run \`earmark analyze${isBuiltin(rep) ? ` --representation ${rep}` : ''}\` first.`);
+  }
+  const seedIds = q.trackIds ?? (q.trackId !== undefined ? [q.trackId] : []);
+  const seeds: TrackRow[] = [];
+  for (const id of seedIds) {
+    const t = ctx.store.trackById(id);
+    if (!t) throw new Error(`No track with id ${id} in the library.`);
+    seeds.push(t);
+  }
+  if (seeds.length === 0) {
+    if (!q.path) throw new Error('Give a track id or a file path to search from.');
+    const t = ctx.store.trackByPath(resolve(q.path));
+    if (t) seeds.push(t);
+  }
+  const track: TrackRow | undefined = seeds[0];
+
+  // The query: each seed's vector in the index's space, unit length, averaged ("more like these").
+  const queryVectors: Float32Array[] = [];
+  for (const t of seeds) {
+    const raw = ctx.store.vector(t.id, rep);
+    if (!raw) {
+      const how = isBuiltin(rep) ? '`earmark analyze`' : `\`earmark embed --model ${rep}\``;
+      throw Object.assign(new Error(`Track ${t.id} has no "${rep}" vector yet (${errorOf(ctx, t.id) ?? 'not analysed'}). Run ${how}.`), { code: 'not-found' });
+    }
+    queryVectors.push(raw);
+  }
+  const path = track ? track.path : resolve(q.path as string);
+  if (queryVectors.length === 0) {
+    if (!isBuiltin(rep)) throw new Error(`Files outside the library can be searched with the built-in representations (dsp, mfcc), not "${rep}" yet.`);
+    const a = await analyzeFile(ctx.ffmpeg(), path, null, [rep]);
+    queryVectors.push(a.vectors[rep]);
+  }
+  const dim = repRow.dim;
+  const query = new Float32Array(dim);
+  for (const raw of queryVectors) {
+    const v = ctx.indexes.normalise(rep, raw);
+    let n = 0;
+    for (let i = 0; i < dim; i++) n += v[i] * v[i];
+    n = Math.sqrt(n) || 1;
+    for (let i = 0; i < dim; i++) query[i] += v[i] / n / queryVectors.length;
+  }
+
+  const filters: Array<(id: number) => boolean> = [];
+  const selves = new Set(seeds.map((t) => t.id));
+  if (selves.size) filters.push((id) => !selves.has(id));
+  if (q.artist && track?.artist) {
+    const same = new Set(
+      (ctx.store.db.prepare('SELECT id FROM tracks WHERE artist = ? COLLATE NOCASE').all(track.artist) as Array<{ id: number }>).map((r) => r.id),
+    );
+    filters.push(q.artist === 'same' ? (id) => same.has(id) : (id) => !same.has(id));
+  }
+  if (q.excludeSameAlbum) {
+    const same = new Set<number>();
+    for (const t of seeds) {
+      if (!t.album) continue;
+      const rows = ctx.store.db
+        .prepare("SELECT id FROM tracks WHERE album = ? COLLATE NOCASE AND coalesce(album_artist, artist, '') = coalesce(?, ?, '') COLLATE NOCASE")
+        .all(t.album, t.album_artist, t.artist) as Array<{ id: number }>;
+      for (const r of rows) same.add(r.id);
+    }
+    filters.push((id) => !same.has(id));
+  }
+  for (const [field, values] of Object.entries(q.tags ?? {})) {
+    if (values.length === 0) continue;
+    const allowed = new Set<number>();
+    for (const v of values) for (const id of ctx.store.tracksWithTag(field, v)) allowed.add(id);
+    filters.push((id) => allowed.has(id));
+  }
+  const allow = filters.length ? (id: number) => filters.every((f) => f(id)) : undefined;
+  const hits = ctx.indexes.searchNormalised(rep, query, k, allow);
+  const results = hits.map((h, i) => {
+    const t = ctx.store.trackById(h.trackId) as TrackRow;
+    return { ...trackSummary(t, ctx.store.tagsOf(t.id)), score: h.score, rank: i + 1 };
+  });
+  return {
+    query: {
+      trackId: track?.id ?? null,
+      trackIds: seeds.map((t) => t.id),
+      path,
+      inLibrary: !!track,
+      artist: track?.artist ?? null,
+      title: track ? (seeds.length > 1 ? `${seeds.length} tracks` : track.title) : null,
+    },
+    representation: rep,
+    results,
+  };
+}
+
+function errorOf(ctx: ApiContext, id: number): string | null {
+  const e = ctx.store.errors().find((r) => r.track_id === id);
+  return e ? e.message : null;
+}
