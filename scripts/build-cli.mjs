@@ -8,6 +8,7 @@ await build({
     'head-worker': 'src-main/core/learn/heads/head-worker.ts',
     'train-worker': 'src-main/core/learn/train-worker.ts',
     bench: 'src-main/cli/bench.ts',
+    'bench-quality': 'src-main/cli/bench-quality.ts',
   },
   outdir: 'out/cli',
   bundle: true,

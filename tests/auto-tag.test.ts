@@ -42,7 +42,11 @@ describe('earmark predict', () => {
   it('learns genre from the tagged tracks and beats the majority class by a wide margin on held-out predictions', () => {
     const genre = predictions.find((p) => p.field === 'genre')!;
     expect(genre.multiLabel).toBe(false);
-    expect(genre.kind).toBe('mlp');
+    // The default head is `auto`: kNN and linear (and the MLP from 500 tagged tracks) cross-validated, the best kept.
+    expect(genre.selection.requested).toBe('auto');
+    expect(genre.selection.candidates.map((c) => c.kind)).toEqual(['knn', 'linear', 'knn+linear']);
+    const best = Math.max(...genre.selection.candidates.map((c) => c.score));
+    expect(genre.selection.candidates.find((c) => c.kind === genre.kind)!.score).toBe(best);
     expect(genre.values.length).toBeGreaterThanOrEqual(3);
     expect(genre.heldOut.accuracy!).toBeGreaterThan(genre.heldOut.majorityAccuracy! + 0.35);
     expect(genre.heldOut.macroF1!).toBeGreaterThan(0.6);

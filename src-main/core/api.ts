@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveFfmpeg, type Ffmpeg } from './audio/decode.js';
 import { BUILTIN_REPRESENTATIONS, isBuiltin } from './audio/representations.js';
-import type { LibraryInfo, PredictionRow, RepresentationComparison, RetrievalScores, ReviewSummary, SimilarResult, TagEvaluation, TrackSummary } from './contract.js';
+import type { LibraryInfo, PredictionRow, RepresentationChoice, RepresentationComparison, RetrievalScores, ReviewSummary, Settings, SimilarResult, TagEvaluation, TrackSummary } from './contract.js';
+import { defaultRepresentation } from './api/recommend.js';
 import { generateDemoLibrary, type DemoManifest, type DemoOptions } from './demo/demo-library.js';
 import { resolveHome, type HomePaths } from './home.js';
 import { VectorIndexes } from './index/vector-index.js';
@@ -10,7 +11,8 @@ import type { AnalyzeOptions, AnalyzeReport } from './jobs/analyze.js';
 import type { EmbedResult, TrainRequest, TrainResult } from './learn/encoder-jobs.js';
 import type { ModelMeta } from './learn/model-store.js';
 import type { CacheInfo } from './learn/patches.js';
-import { reviewPredictions, reviewSummary, trackPredictions, type PredictOptions, type ReviewFilter } from './learn/tag-predictions.js';
+import type { PredictOptions } from './learn/tag-predictions.js';
+import { reviewPredictions, reviewSummary, trackPredictions, type ReviewFilter } from './learn/tag-review.js';
 import { loadTf, type TfRuntime } from './learn/tf/backend.js';
 import type { ScanOptions, ScanReport } from './library/scan.js';
 import { listBatches, type FacetChanges } from './library/tag-writer.js';
@@ -27,7 +29,8 @@ export type { DemoManifest, DemoOptions } from './demo/demo-library.js';
 export type { ComputeInfo } from './learn/compute.js';
 export type { EmbedResult, TrainRequest, TrainResult } from './learn/encoder-jobs.js';
 export type { ModelMeta } from './learn/model-store.js';
-export type { FieldPrediction, ReviewFilter } from './learn/tag-predictions.js';
+export type { FieldPrediction } from './learn/tag-predictions.js';
+export type { ReviewFilter } from './learn/tag-review.js';
 export type {
   HeadScore,
   LibraryInfo,
@@ -242,6 +245,21 @@ export class Earmark implements ApiContext {
    */
   compareRepresentations(reps: string[], o: encoders.CompareOptions = {}): Promise<RepresentationComparison> {
     return encoders.compareRepresentations(this, reps, o);
+  }
+
+  /** The representation similar, map and predict use when none is named, and why (see `api/recommend.ts`). */
+  defaultRepresentation(): RepresentationChoice {
+    return defaultRepresentation(this);
+  }
+
+  /** Choose the default representation yourself, or `null` to let evaluations choose it again. */
+  setDefaultRepresentation(name: string | null): void {
+    if (name !== null && this.store.vectorCount(name) === 0) throw new Error(`No "${name}" vectors: analyse or embed with it first.`);
+    this.store.setSetting('representation.default', name);
+  }
+
+  settings(): Settings {
+    return { ffmpegPath: this.store.setting('ffmpeg.path') ?? null, defaultRepresentation: this.store.setting('representation.default') ?? null };
   }
 
   models(): ModelMeta[] {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENCODER_ARCHS, ENCODER_FUSIONS, LEARNING_SOURCES, REVIEW_STATES, SORT_COLUMNS, type ApiMethod, type ApiRequest } from './contract.js';
+import { ENCODER_ARCHS, ENCODER_FUSIONS, HEAD_KINDS, LEARNING_SOURCES, REVIEW_STATES, SORT_COLUMNS, type ApiMethod, type ApiRequest } from './contract.js';
 
 /**
  * Runtime checks of every request in the contract. Main (IPC) and the web server run `validateRequest` before
@@ -12,7 +12,7 @@ const rep = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'a representati
 const absPath = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'a path without NUL bytes');
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const confidence = z.number().min(0).max(1);
-const headKind = z.enum(['mlp', 'linear']);
+const headKind = z.enum(HEAD_KINDS);
 const minSupport = z.number().int().min(1).max(100_000);
 const modelName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a model name (a letter, then up to 63 letters, digits, ".", "_" or "-")');
 
@@ -43,6 +43,7 @@ export const REQUEST_SCHEMAS = {
       artist: z.enum(['same', 'different']).optional(),
       excludeSameAlbum: z.boolean().optional(),
       tags: tagFilter.optional(),
+      hubness: z.enum(['mp', 'none']).optional(),
     })
     .strict()
     .refine((r) => [r.trackIds, r.path, r.uploadId].filter((x) => x !== undefined).length === 1, 'give exactly one of trackIds, path, uploadId'),
@@ -53,7 +54,7 @@ export const REQUEST_SCHEMAS = {
   map: z.object({ representation: rep.optional(), field: field.optional() }).strict(),
   errors: empty,
   settings: empty,
-  updateSettings: z.object({ ffmpegPath: absPath.nullable().optional() }).strict(),
+  updateSettings: z.object({ ffmpegPath: absPath.nullable().optional(), defaultRepresentation: rep.nullable().optional() }).strict(),
   startPredict: z.object({ fields: z.array(field).min(1).max(20), representation: rep.optional(), kind: headKind.optional(), minSupport: minSupport.optional() }).strict(),
   reviewSummary: empty,
   proposals: z

@@ -7,7 +7,6 @@ import type { Ffmpeg } from './audio/decode.js';
 import type { Prf } from './eval/metrics.js';
 import type { IndexState } from './index/vector-index.js';
 import type { ComputeInfo } from './learn/compute.js';
-import type { HeadKind } from './learn/heads/head.js';
 import type { CacheInfo } from './learn/patches.js';
 
 /** A track as every shell shows it. */
@@ -24,10 +23,21 @@ export interface TrackSummary {
   style: string[];
 }
 
+/**
+ * How `similar` ranks: `mp` (the default) by mutual proximity, which keeps "hub" tracks that are near everything
+ * from crowding every list (Schnitzer et al. 2012; see `core/index/hubness.ts`); `none` by plain cosine.
+ */
+export type HubnessReduction = 'mp' | 'none';
+
 export interface SimilarResult {
   query: { trackId: number | null; trackIds: number[]; path: string; inLibrary: boolean; artist: string | null; title: string | null };
   representation: string;
-  results: Array<TrackSummary & { score: number; rank: number }>;
+  hubness: HubnessReduction;
+  /**
+   * Best first. `score` is what they are ranked by, in [0, 1] for mutual proximity (the probability that each
+   * track is nearer the other than a random track is) and [−1, 1] for cosine; `cosine` is always the cosine.
+   */
+  results: Array<TrackSummary & { score: number; cosine: number; rank: number }>;
 }
 
 export interface RepresentationInfo {
@@ -56,6 +66,8 @@ export interface LibraryInfo {
   models: Array<{ name: string; kind: string; arch: string; done: number; iterations: number }>;
   /** The log-mel cache of encoder training and embedding: files, bytes, and its bound. */
   logMelCache: CacheInfo;
+  /** The representation used when none is named, and why. */
+  defaultRepresentation: RepresentationChoice;
 }
 
 export interface RetrievalScores {
@@ -63,6 +75,22 @@ export interface RetrievalScores {
   queries: number;
   /** precision@10 of retrieving a track sharing the query's value, per facet. */
   precision: Record<'genre' | 'mood' | 'style' | 'artist' | 'album', number>;
+  /** Queries carrying a value of each facet (a facet without any has precision 0 and means nothing). */
+  labelled?: Record<'genre' | 'mood' | 'style' | 'artist' | 'album', number>;
+}
+
+/**
+ * The representation `similar`, the map and `predict` use when none is named: the user's choice (setting
+ * `representation.default`), else the one that retrieved best in this library's last evaluation (`earmark eval`,
+ * the Models view's comparison) when it is a trained or imported one that beats `dsp`, else `dsp`.
+ */
+export interface RepresentationChoice {
+  name: string;
+  from: 'setting' | 'evaluation' | 'built-in';
+  /** In words, for the user. */
+  reason: string;
+  /** Each compared representation's mean precision@10 over the facets the evaluation could measure. */
+  scores: Array<{ representation: string; score: number }>;
 }
 
 /** One head field's held-out scores for a representation (null where the metric does not apply). */
@@ -82,9 +110,29 @@ export interface RepresentationComparison {
   /** The model whose held-out tracks are the queries, or null for 15 % of the library by seed. */
   queriesFrom: string | null;
   queries: number;
-  headKind: 'mlp' | 'linear';
+  headKind: TagHeadKind;
   at: number;
   rows: Array<RetrievalScores & { heads: HeadScore[] }>;
+}
+
+/**
+ * Tag heads (`core/learn/heads`): `knn` votes by the most similar tagged tracks, `linear` and `mlp` are trained
+ * (seed 000's transfer MLP), and `auto` — the default — cross-validates the others on the field's tagged tracks
+ * and keeps the best.
+ */
+export const HEAD_KINDS = ['auto', 'knn', 'linear', 'mlp'] as const;
+export type TagHeadKind = (typeof HEAD_KINDS)[number];
+/** The head that made a field's predictions: one kind, or the mean of the kNN and linear heads. */
+export type HeadUsed = 'knn' | 'linear' | 'mlp' | 'knn+linear';
+
+/** How a head was chosen: what was asked, what was used, and every candidate's cross-validated score. */
+export interface HeadSelection {
+  requested: TagHeadKind;
+  chosen: HeadUsed;
+  /** Held-out accuracy (single-label) or mean average precision (multi-label) of each candidate tried. */
+  candidates: Array<{ kind: HeadUsed; score: number; logLoss: number | null }>;
+  /** How the confidences were calibrated on held-out predictions. */
+  calibration: string;
 }
 
 export interface HeldOutMetrics {
@@ -101,6 +149,8 @@ export interface HeldOutMetrics {
   majorityAccuracy?: number;
   meanAveragePrecision?: number;
   meanF1?: number;
+  /** Which head made the predictions, and how it was chosen. */
+  selection?: HeadSelection;
 }
 
 export interface PredictionRow {
@@ -119,7 +169,7 @@ export interface ReviewSummary {
   field: string;
   headId: string;
   representation: string;
-  kind: HeadKind;
+  kind: HeadUsed;
   multiLabel: boolean;
   minSupport: number;
   createdAt: number;
@@ -134,7 +184,9 @@ export interface ReviewSummary {
 export interface TagEvaluation {
   field: string;
   representation: string;
-  kind: HeadKind;
+  kind: HeadUsed;
+  /** For `auto`: the candidates' scores on the training side and the one chosen. */
+  selection?: HeadSelection;
   multiLabel: boolean;
   /** How the held-out tracks were chosen: stratified by value, by artist, or given (an encoder's held-out tracks). */
   split: 'stratified' | 'artist' | 'held-out';
@@ -303,6 +355,7 @@ export interface SimilarRequest {
   artist?: 'same' | 'different';
   excludeSameAlbum?: boolean;
   tags?: Record<string, string[]>;
+  hubness?: HubnessReduction;
 }
 
 /** The encoder networks (issue 5): seed 001's base CNN, seed 000's DCNN, seed 004's DPNN. */
@@ -425,6 +478,8 @@ export interface ErrorReport {
 
 export interface Settings {
   ffmpegPath: string | null;
+  /** The representation to use when none is named; null: chosen by the last evaluation (`RepresentationChoice`). */
+  defaultRepresentation: string | null;
 }
 
 type Empty = Record<string, never>;
@@ -446,11 +501,11 @@ export interface ApiContract {
   errors: { req: Empty; res: ErrorReport };
   settings: { req: Empty; res: Settings };
   updateSettings: { req: Partial<Settings>; res: Settings };
-  startPredict: { req: { fields: string[]; representation?: string; kind?: 'mlp' | 'linear'; minSupport?: number }; res: JobInfo };
+  startPredict: { req: { fields: string[]; representation?: string; kind?: TagHeadKind; minSupport?: number }; res: JobInfo };
   reviewSummary: { req: Empty; res: ReviewSummary[] };
   proposals: { req: ProposalQuery; res: ProposalPage };
   review: { req: ReviewRequest; res: { changed: number; summary: ReviewSummary[] } };
-  evalTags: { req: { field: string; representation?: string; kind?: 'mlp' | 'linear'; split?: 'stratified' | 'artist'; minSupport?: number; multiLabel?: boolean }; res: TagEvaluation };
+  evalTags: { req: { field: string; representation?: string; kind?: TagHeadKind; split?: 'stratified' | 'artist'; minSupport?: number; multiLabel?: boolean }; res: TagEvaluation };
   startWriteTags: { req: { fields?: string[]; minConfidence?: number; trackIds?: number[] }; res: JobInfo };
   tagBatches: { req: Empty; res: TagBatch[] };
   undoTags: { req: { batch: string }; res: UndoResult };
@@ -460,7 +515,7 @@ export interface ApiContract {
   startTrain: { req: TrainJobRequest; res: JobInfo };
   startEmbed: { req: { model: string; rand?: boolean }; res: JobInfo };
   deleteModel: { req: { model: string }; res: { deleted: string; representations: string[] } };
-  startCompare: { req: { representations: string[]; queriesFrom?: string; headFields?: string[]; headKind?: 'mlp' | 'linear'; minSupport?: number }; res: JobInfo };
+  startCompare: { req: { representations: string[]; queriesFrom?: string; headFields?: string[]; headKind?: TagHeadKind; minSupport?: number }; res: JobInfo };
   /** The last comparison of representations (null before the first). */
   comparison: { req: Empty; res: RepresentationComparison | null };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { Earmark } from './api.js';
 import type {
   ApiEvent,
@@ -12,16 +12,18 @@ import type {
   ModelSummary,
   RepresentationComparison,
   SimilarRequest,
+  TagHeadKind,
   TrackDetail,
   TrainJobRequest,
 } from './contract.js';
 import { lastLoss, lossCurve, type LossPoint } from './learn/loss-curve.js';
 import { checkModelName, readMeta, type ModelMeta } from './learn/model-store.js';
+import { lastComparison } from './api/recommend.js';
 import { BadRequestError, validateRequest } from './contract-schema.js';
 import { projectUmap } from './eval/projection.js';
 import { JobManager } from './jobs/job-manager.js';
 import { facetCounts, listRow, queryTracks } from './library/track-query.js';
-import { proposalPage } from './learn/tag-predictions.js';
+import { proposalPage } from './learn/tag-review.js';
 import { HeadDataError } from './learn/heads/head.js';
 import { resolveLibraryFile } from './media.js';
 import { isAudioPath } from './library/walk.js';
@@ -191,6 +193,7 @@ export class EarmarkService {
       artist: req.artist,
       excludeSameAlbum: req.excludeSameAlbum,
       tags: req.tags,
+      hubness: req.hubness,
     });
   }
 
@@ -208,7 +211,8 @@ export class EarmarkService {
       computedAt: a.computed_at,
       excerpts: (JSON.parse(a.excerpts) as Array<{ offset: number; duration: number }>).map((e) => ({ offset: e.offset, duration: e.duration })),
     }));
-    const rep = representation ?? (analysis.some((a) => a.representation === 'dsp') ? 'dsp' : analysis[0]?.representation);
+    const preferred = this.earmark.defaultRepresentation().name;
+    const rep = representation ?? (analysis.some((a) => a.representation === preferred) ? preferred : analysis.some((a) => a.representation === 'dsp') ? 'dsp' : analysis[0]?.representation);
     let neighbours = null;
     if (rep && analysis.some((a) => a.representation === rep)) neighbours = await this.earmark.similar({ trackId: id, k, representation: rep });
     return {
@@ -235,8 +239,8 @@ export class EarmarkService {
     };
   }
 
-  private startPredict(fields: string[], representation: string | undefined, kind: 'mlp' | 'linear' | undefined, minSupport: number | undefined) {
-    const rep = representation ?? 'dsp';
+  private startPredict(fields: string[], representation: string | undefined, kind: TagHeadKind | undefined, minSupport: number | undefined) {
+    const rep = representation ?? this.earmark.defaultRepresentation().name;
     if (this.earmark.store.vectorCount(rep) === 0) throw new BadRequestError(`No "${rep}" vectors yet: analyze the library first.`);
     return this.jobs.start('predict', `Predict ${fields.join(', ')}`, async (ctx) => {
       const rt = await this.earmark.tf();
@@ -251,7 +255,7 @@ export class EarmarkService {
         offThread: true,
         onProgress: (p) =>
           ctx.progress({
-            phase: `${p.field}: fold ${p.fold + 1} of ${p.folds}, loss ${p.loss.toFixed(3)}`,
+            phase: `${p.field}: ${p.head} head, fold ${p.fold + 1} of ${p.folds}, loss ${p.loss.toFixed(3)}`,
             done: fields.indexOf(p.field) * p.total + p.done,
             total: fields.length * p.total,
           }),
@@ -368,10 +372,6 @@ export class EarmarkService {
     );
   }
 
-  private comparisonFile(): string {
-    return join(this.earmark.paths.home, 'evaluations', 'comparison.json');
-  }
-
   private startCompare(o: ApiRequest<'startCompare'>) {
     for (const rep of o.representations) if (this.earmark.store.vectorCount(rep) === 0) throw new BadRequestError(`No "${rep}" vectors yet: ${rep === 'dsp' || rep === 'mfcc' ? 'analyze the library' : 'embed with that model'} first.`);
     if (o.queriesFrom) this.modelHistory(o.queriesFrom);
@@ -385,23 +385,13 @@ export class EarmarkService {
         offThread: true,
         onProgress: (p) => ctx.progress({ phase: `head for ${p.field} on ${p.representation}`, done: p.done, total: p.total }),
       });
-      const file = this.comparisonFile();
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(`${file}.tmp`, JSON.stringify(r));
-      renameSync(`${file}.tmp`, file);
-      const best = [...r.rows].sort((a, b) => b.precision.genre - a.precision.genre)[0];
-      return `Compared ${r.rows.length} representations on ${r.queries} held-out queries; best genre precision@10: ${best.representation} (${best.precision.genre.toFixed(3)}).`;
+      const choice = this.earmark.defaultRepresentation();
+      return `Compared ${r.rows.length} representations on ${r.queries} held-out queries. Used when none is named: ${choice.reason}`;
     });
   }
 
   private comparison(): RepresentationComparison | null {
-    const file = this.comparisonFile();
-    if (!existsSync(file)) return null;
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as RepresentationComparison;
-    } catch {
-      return null;
-    }
+    return lastComparison(this.earmark);
   }
 
   private makeHandlers(): Handlers {
@@ -438,7 +428,7 @@ export class EarmarkService {
       startAnalyze: ({ representations }) => this.startAnalyze(representations),
       cancelJob: ({ id }) => this.jobs.cancel(id),
       jobs: () => this.jobs.list(),
-      map: ({ representation, field }) => this.map(representation ?? 'dsp', (field ?? 'genre').toLowerCase()),
+      map: ({ representation, field }) => this.map(representation ?? this.earmark.defaultRepresentation().name, (field ?? 'genre').toLowerCase()),
       errors: (): ErrorReport => ({
         tracks: e.errors().map((r) => ({ trackId: r.track_id, path: r.path, stage: r.stage, code: r.code, message: r.message })),
         scan: e.scanProblems(),
@@ -482,13 +472,21 @@ export class EarmarkService {
       },
       startCompare: (o) => this.startCompare(o),
       comparison: () => this.comparison(),
-      settings: () => ({ ffmpegPath: e.store.setting('ffmpeg.path') ?? null }),
-      updateSettings: ({ ffmpegPath }) => {
+      settings: () => e.settings(),
+      updateSettings: ({ ffmpegPath, defaultRepresentation }) => {
         if (ffmpegPath !== undefined) {
           if (ffmpegPath !== null && !existsSync(ffmpegPath)) throw new BadRequestError(`No ffmpeg at ${ffmpegPath}.`);
           e.store.setSetting('ffmpeg.path', ffmpegPath);
         }
-        return { ffmpegPath: e.store.setting('ffmpeg.path') ?? null };
+        if (defaultRepresentation !== undefined) {
+          try {
+            e.setDefaultRepresentation(defaultRepresentation);
+          } catch (err) {
+            throw new BadRequestError((err as Error).message);
+          }
+        }
+        this.emit({ type: 'library-changed' });
+        return e.settings();
       },
     };
     return handlers;

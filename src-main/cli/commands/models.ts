@@ -1,10 +1,26 @@
 import { Option, type Command } from 'commander';
-import { LEARNING_SOURCES } from '../../core/contract.js';
+import { HEAD_KINDS, LEARNING_SOURCES, type TagHeadKind } from '../../core/contract.js';
 import { ProgressBar } from '../progress.js';
 import { fieldList, interruptible, pad, positiveInt, print, probability, withEarmark } from '../shared.js';
 
 /** Encoders and models: train, embed, models, export-model, import-model, eval. */
 export function registerModelCommands(program: Command): void {
+  program
+    .command('default-representation')
+    .description('the representation similar, map and predict use when none is named: show it, choose one, or --auto to let `earmark eval` choose')
+    .argument('[name]', 'dsp, mfcc or a trained or imported model')
+    .option('--auto', 'forget your choice: the last evaluation chooses again')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, o: { auto?: boolean; json?: boolean }, cmd: Command) => {
+      await withEarmark(cmd, async (e) => {
+        if (name && o.auto) throw new Error('Name a representation or give --auto, not both.');
+        if (name) e.setDefaultRepresentation(name);
+        else if (o.auto) e.setDefaultRepresentation(null);
+        const choice = e.defaultRepresentation();
+        print(!!o.json, choice, () => `${choice.name} — ${choice.reason}`);
+      });
+    });
+
   program
     .command('train')
     .description('train an encoder on the library: multi-task (seed 001) or triplet (seed 004); checkpointed, resumable')
@@ -148,11 +164,11 @@ export function registerModelCommands(program: Command): void {
     .option('--queries-from <model>', "use this model's held-out tracks as queries (default: 15 % of the tracks)")
     .option('--heads <fields>', 'tag fields to train and score a head for on each representation', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), ['genre', 'mood', 'style'])
     .option('--no-heads', 'retrieval only')
-    .addOption(new Option('--head <kind>', 'head kind').choices(['mlp', 'linear']).default('mlp'))
+    .addOption(new Option('--head <kind>', 'head kind').choices([...HEAD_KINDS]).default('auto'))
     .option('--min-support <n>', 'tracks a value needs to be learned by the heads', positiveInt('--min-support'), 5)
     .option('--seed <n>', 'random seed for the default queries and the heads', positiveInt('--seed'), 1)
     .option('--json', 'machine-readable output')
-    .action(async (o: { representations: string[]; queriesFrom?: string; heads: string[] | false; head: 'mlp' | 'linear'; minSupport: number; seed: number; json?: boolean }, cmd: Command) => {
+    .action(async (o: { representations: string[]; queriesFrom?: string; heads: string[] | false; head: TagHeadKind; minSupport: number; seed: number; json?: boolean }, cmd: Command) => {
       await withEarmark(cmd, async (e) => {
         const bar = new ProgressBar('Heads');
         const r = await e.compareRepresentations(o.representations, {
@@ -172,6 +188,9 @@ export function registerModelCommands(program: Command): void {
             `  ${pad('representation', 18)} ${facets.map((f) => f.padStart(7)).join(' ')}`,
             ...r.rows.map((x) => `  ${pad(x.representation, 18)} ${facets.map((f) => x.precision[f].toFixed(3).padStart(7)).join(' ')}`),
           ];
+          const choice = e.defaultRepresentation();
+          const summary = choice.scores.map((s) => `${s.representation} ${s.score.toFixed(3)}`).join(', ');
+          lines.push('', `mean precision@10 over the facets with labelled queries: ${summary}`, `used when none is named (similar, map, predict): ${choice.reason}`);
           const fields = r.rows[0]?.heads.map((h) => h.field) ?? [];
           if (fields.length) {
             lines.push('', `${r.headKind} heads, trained on the other tracks, scored on the held-out ones (%: accuracy / macro-F1, or mAP / macro-F1 for multi-label fields)`);

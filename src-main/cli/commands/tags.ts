@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
+import { HEAD_KINDS, type TagHeadKind } from '../../core/contract.js';
 import { facetVocabulary, listAliases, removeAlias, setAlias } from '../../core/library/facets.js';
 import { ProgressBar } from '../progress.js';
 import { collect, fieldList, interruptible, pad, positiveInt, print, probability, withEarmark } from '../shared.js';
@@ -8,7 +9,9 @@ function pct(x: number | undefined): string {
   return x === undefined ? '–' : `${(100 * x).toFixed(1)} %`;
 }
 
-const headKind = new Option('--head <kind>', 'mlp (1024-unit ELU transfer MLP) or linear').choices(['mlp', 'linear']).default('mlp');
+const headKind = new Option('--head <kind>', 'auto (the best of knn, linear and, with 500+ tagged tracks, mlp, by cross-validation), knn (votes of the most similar tagged tracks), linear, or mlp (1024-unit ELU transfer MLP)')
+  .choices([...HEAD_KINDS])
+  .default('auto');
 
 /** Tags: tag, predict, eval-tags, review, facets, alias. */
 export function registerTagCommands(program: Command): void {
@@ -84,14 +87,14 @@ export function registerTagCommands(program: Command): void {
     .command('predict')
     .description("learn tag fields from the library's own tags and predict them for every analysed track (flags suspicious tags)")
     .option('--fields <list>', 'fields to learn, comma-separated', fieldList, ['genre', 'mood'])
-    .option('--representation <name>', 'the track vectors the heads read', 'dsp')
+    .option('--representation <name>', 'the track vectors the heads read (default: the library’s best by its last `earmark eval`, else dsp)')
     .addOption(headKind)
     .option('--min-support <n>', 'tracks a value needs to be learned', positiveInt('--min-support'), 5)
     .option('--folds <n>', 'cross-fitting folds (every tagged track is predicted by heads that never saw it)', positiveInt('--folds'), 5)
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
     .option('--workers <n>', 'threads training the folds side by side (default: one per core on the WebAssembly backend, for 1,500+ tagged tracks)', positiveInt('--workers'))
     .option('--json', 'machine-readable output')
-    .action(async (o: { fields: string[]; representation: string; head: 'mlp' | 'linear'; minSupport: number; folds: number; seed: number; workers?: number; json?: boolean }, cmd: Command) => {
+    .action(async (o: { fields: string[]; representation?: string; head: TagHeadKind; minSupport: number; folds: number; seed: number; workers?: number; json?: boolean }, cmd: Command) => {
       await withEarmark(cmd, async (e) => {
         const rt = await e.tf();
         if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
@@ -106,7 +109,7 @@ export function registerTagCommands(program: Command): void {
             seed: o.seed,
             workers: o.workers,
             signal,
-            onProgress: (p) => bar.update(p.done, p.total, { current: `${p.field} fold ${p.fold + 1}/${p.folds} loss ${p.loss.toFixed(3)}` }),
+            onProgress: (p) => bar.update(p.done, p.total, { current: `${p.field} ${p.head} fold ${p.fold + 1}/${p.folds} loss ${p.loss.toFixed(3)}` }),
           });
           bar.done();
           print(!!o.json, report, () =>
@@ -116,9 +119,13 @@ export function registerTagCommands(program: Command): void {
                 const quality = r.multiLabel
                   ? `held-out mAP ${pct(h.meanAveragePrecision)}, mean F1 ${pct(h.meanF1)}`
                   : `held-out accuracy ${pct(h.accuracy)} (always "${r.values[0]?.value}": ${pct(h.majorityAccuracy)}), macro-F1 ${pct(h.macroF1)}, log-loss ${h.logLoss?.toFixed(3)}`;
+                const s = r.selection;
+                const chosen = s.requested === 'auto' ? `  head chosen by cross-validation: ${s.candidates.map((c) => `${c.kind} ${pct(c.score)}`).join(', ')} → ${s.chosen}` : null;
                 return [
                   `${r.field} (${r.multiLabel ? 'multi' : 'single'}-label, ${r.kind} on ${r.representation}): learned ${r.values.length} values from ${r.labelled} tagged tracks`,
                   `  ${quality}`,
+                  ...(chosen ? [chosen] : []),
+                  `  confidences calibrated: ${s.calibration}`,
                   `  ${r.predicted} tracks predicted; ${r.proposals} values proposed; ${r.suspicious} tracks with a suspicious tag`,
                   ...(r.rare.length ? [`  not learned (under ${o.minSupport} tracks): ${r.rare.map((v) => `${v.value} (${v.tracks})`).join(', ')}`] : []),
                 ].join('\n');
@@ -134,7 +141,7 @@ export function registerTagCommands(program: Command): void {
     .command('eval-tags')
     .description('held-out evaluation of a tag head: 85/15 split; accuracy, macro-F1, log-loss or per-value P/R/F1 and mAP')
     .requiredOption('--field <name>', 'the field to evaluate')
-    .option('--representation <name>', 'the track vectors the head reads', 'dsp')
+    .option('--representation <name>', 'the track vectors the head reads (default: the library’s best by its last `earmark eval`, else dsp)')
     .addOption(headKind)
     .addOption(new Option('--split <kind>', 'stratified by value, or by artist (no artist on both sides)').choices(['stratified', 'artist']).default('stratified'))
     .option('--multi-label', 'treat the field as multi-label (default: all fields but genre)')
@@ -144,7 +151,7 @@ export function registerTagCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       async (
-        o: { field: string; representation: string; head: 'mlp' | 'linear'; split: 'stratified' | 'artist'; multiLabel?: boolean; singleLabel?: boolean; minSupport: number; seed: number; json?: boolean },
+        o: { field: string; representation?: string; head: TagHeadKind; split: 'stratified' | 'artist'; multiLabel?: boolean; singleLabel?: boolean; minSupport: number; seed: number; json?: boolean },
         cmd: Command,
       ) => {
         await withEarmark(cmd, async (e) => {

@@ -1,4 +1,5 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { defaultRepresentation } from './recommend.js';
 import { dirname, resolve } from 'node:path';
 import { decodeExcerpt, SR, type Ffmpeg } from '../audio/decode.js';
 import { delta, melspectrogram, mfccFromMel, powerToDb } from '../audio/features.js';
@@ -95,6 +96,7 @@ export function info(ctx: ApiContext): LibraryInfo {
     compute: detectCompute(),
     models: models(ctx).map((m) => ({ name: m.name, kind: m.kind, arch: m.arch, done: m.done, iterations: m.iterations })),
     logMelCache: logMelCache(ctx),
+    defaultRepresentation: defaultRepresentation(ctx),
   };
 }
 

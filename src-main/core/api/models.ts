@@ -1,7 +1,8 @@
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ffmpeg } from '../audio/decode.js';
-import type { HeadScore, RepresentationComparison, RetrievalScores } from '../contract.js';
+import { saveComparison } from './recommend.js';
+import type { HeadScore, RepresentationComparison, RetrievalScores, TagHeadKind } from '../contract.js';
 import {
   embedWithModel,
   evaluateRepresentations as retrievalScores,
@@ -35,7 +36,7 @@ export interface CompareOptions {
   queriesFrom?: string;
   seed?: number;
   headFields?: string[];
-  headKind?: 'mlp' | 'linear';
+  headKind?: TagHeadKind;
   minSupport?: number;
   signal?: AbortSignal;
   onProgress?: (p: { representation: string; field: string; done: number; total: number }) => void;
@@ -142,7 +143,10 @@ export async function compareRepresentations(
     }
     rows.push({ ...r, heads });
   }
-  return { queriesFrom: o.queriesFrom ?? null, queries: retrieval[0]?.queries ?? 0, headKind: o.headKind ?? 'mlp', at: Date.now(), rows };
+  const comparison: RepresentationComparison = { queriesFrom: o.queriesFrom ?? null, queries: retrieval[0]?.queries ?? 0, headKind: o.headKind ?? 'auto', at: Date.now(), rows };
+  // Saved: the last comparison decides the representation used when none is named (recommend.ts).
+  saveComparison(ctx, comparison);
+  return comparison;
 }
 
 export function models(ctx: ApiContext): ModelMeta[] {

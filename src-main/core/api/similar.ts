@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import { isBuiltin } from '../audio/representations.js';
-import type { SimilarResult } from '../contract.js';
+import type { HubnessReduction, SimilarResult } from '../contract.js';
 import { analyzeFile } from '../jobs/analyze-file.js';
 import type { TrackRow } from '../store/library-store.js';
 import { trackSummary, type ApiContext } from './context.js';
+import { defaultRepresentation } from './recommend.js';
 
 /** Search by example: the tracks nearest one or more library tracks, or any audio file, in a representation's index. */
 
@@ -22,10 +23,12 @@ export interface SimilarQuery {
   excludeSameAlbum?: boolean;
   /** Keep only tracks carrying one of the values in each field, e.g. `{ genre: ['Jazz'], mood: ['Calm'] }`. */
   tags?: Record<string, string[]>;
+  /** Rank by mutual proximity (`mp`, the default) or by plain cosine (`none`). */
+  hubness?: HubnessReduction;
 }
 
 export async function similar(ctx: ApiContext, q: SimilarQuery): Promise<SimilarResult> {
-  const rep = q.representation ?? 'dsp';
+  const rep = q.representation ?? defaultRepresentation(ctx).name;
   const k = q.k ?? 10;
   if (!Number.isInteger(k) || k < 1 || k > 1000) throw new Error(`k must be a whole number from 1 to 1000, got ${q.k}`);
   const repRow = ctx.store.representation(rep);
@@ -99,10 +102,12 @@ export async function similar(ctx: ApiContext, q: SimilarQuery): Promise<Similar
     filters.push((id) => allowed.has(id));
   }
   const allow = filters.length ? (id: number) => filters.every((f) => f(id)) : undefined;
-  const hits = ctx.indexes.searchNormalised(rep, query, k, allow);
+  const hubness = q.hubness ?? 'mp';
+  // A single library track's own distance statistics are stored; a mean of several, or a file, gets them from the sample.
+  const hits = ctx.indexes.searchNormalised(rep, query, k, allow, { hubness, queryId: seeds.length === 1 ? seeds[0].id : undefined });
   const results = hits.map((h, i) => {
     const t = ctx.store.trackById(h.trackId) as TrackRow;
-    return { ...trackSummary(t, ctx.store.tagsOf(t.id)), score: h.score, rank: i + 1 };
+    return { ...trackSummary(t, ctx.store.tagsOf(t.id)), score: h.mp ?? h.score, cosine: h.score, rank: i + 1 };
   });
   return {
     query: {
@@ -114,6 +119,7 @@ export async function similar(ctx: ApiContext, q: SimilarQuery): Promise<Similar
       title: track ? (seeds.length > 1 ? `${seeds.length} tracks` : track.title) : null,
     },
     representation: rep,
+    hubness: hits.some((h) => h.mp !== undefined) || hits.length === 0 ? hubness : 'none',
     results,
   };
 }

@@ -1,7 +1,11 @@
 import { dirname } from 'node:path';
 import type { TagEvaluation } from '../contract.js';
 import { HeadDataError } from '../learn/heads/head.js';
-import { acceptedEdits, evaluateTags as evaluateHead, markWritten, predictField, type FieldPrediction, type PredictOptions } from '../learn/tag-predictions.js';
+import { applyNormaliser } from '../index/normalise.js';
+import { defaultRepresentation } from './recommend.js';
+import { evaluateTags as evaluateHead } from '../learn/tag-evaluation.js';
+import { predictField, type FieldPrediction, type PredictOptions } from '../learn/tag-predictions.js';
+import { acceptedEdits, markWritten } from '../learn/tag-review.js';
 import { cleanStrayTemps, newBatchId, readJournal, safeWriteTags, TagWriteError, type FacetChanges } from '../library/tag-writer.js';
 import type { ApiContext } from './context.js';
 
@@ -106,9 +110,10 @@ export async function undoTags(ctx: ApiContext, batch: string): Promise<TagWrite
 export async function predict(ctx: ApiContext, o: Omit<PredictOptions, 'field'> & { fields: string[] }): Promise<PredictReport> {
   const { tf } = await ctx.tf();
   const report: PredictReport = { fields: [], refused: [] };
+  const representation = o.representation ?? defaultRepresentation(ctx).name;
   for (const field of o.fields) {
     try {
-      report.fields.push(await predictField(ctx.store, tf, { ...o, field }));
+      report.fields.push(await predictField(ctx.store, tf, { normalise: indexSpace(ctx, representation), ...o, representation, field }));
     } catch (e) {
       if (!(e instanceof HeadDataError)) throw e;
       report.refused.push({ field, reason: e.message });
@@ -121,7 +126,16 @@ export async function predict(ctx: ApiContext, o: Omit<PredictOptions, 'field'> 
 /** Held-out evaluation of a head for one field (85/15, stratified or by artist). */
 export async function evaluateTags(ctx: ApiContext, o: Parameters<typeof evaluateHead>[2]): Promise<TagEvaluation> {
   const { tf } = await ctx.tf();
-  return evaluateHead(ctx.store, tf, o);
+  const representation = o.representation ?? defaultRepresentation(ctx).name;
+  return evaluateHead(ctx.store, tf, { normalise: indexSpace(ctx, representation), ...o, representation });
+}
+
+/** A representation's stored vectors in its index's space (what `similar` compares, and the kNN head too). */
+function indexSpace(ctx: ApiContext, representation: string | undefined): ((v: Float32Array) => Float32Array) | undefined {
+  const rep = representation ?? 'dsp';
+  if (!ctx.store.representation(rep) || ctx.store.vectorCount(rep) === 0) return undefined;
+  const normaliser = ctx.indexes.ensure(rep).meta.normaliser;
+  return (v) => applyNormaliser(normaliser, v);
 }
 
 /**

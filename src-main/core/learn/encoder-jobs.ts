@@ -380,9 +380,10 @@ export function evaluateRepresentations(
     const at = new Map(order.map((id, i) => [id, i]));
     const vectors = data.map((v) => normalise(rep, v));
     const queries = o.queries.filter((id) => at.has(id)).map((id) => at.get(id) as number);
-    const precision = Object.fromEntries(
-      (Object.keys(labels) as Array<keyof typeof labels>).map((facet) => [facet, precisionAtK(vectors, order.map(labels[facet]), 10, queries)]),
-    ) as RetrievalScores['precision'];
-    return { representation: rep, queries: queries.length, precision };
+    const facets = Object.keys(labels) as Array<keyof typeof labels>;
+    const byFacet = Object.fromEntries(facets.map((facet) => [facet, order.map(labels[facet])])) as Record<keyof typeof labels, Array<string[] | null>>;
+    const precision = Object.fromEntries(facets.map((facet) => [facet, precisionAtK(vectors, byFacet[facet], 10, queries)])) as RetrievalScores['precision'];
+    const labelled = Object.fromEntries(facets.map((facet) => [facet, queries.filter((q) => byFacet[facet][q]?.length).length])) as RetrievalScores['labelled'];
+    return { representation: rep, queries: queries.length, precision, labelled };
   });
 }

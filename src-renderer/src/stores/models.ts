@@ -4,6 +4,7 @@ import type { ComputeRuntime, LossCurve, ModelSummary, RepresentationComparison,
 import { api } from '../services/api';
 import { describeError, guarded } from './errors';
 import { useJobs } from './jobs';
+import { useLibrary } from './library';
 
 /** Trained encoders: the list, training/embedding jobs, the selected model's live loss, and the comparison of representations. */
 export const useModels = defineStore('models', () => {
@@ -80,5 +81,14 @@ export const useModels = defineStore('models', () => {
     if (job) useJobs().upsert(job);
   }
 
-  return { models, selected, curve, compute, comparison, error, notice, current, refresh, loadCurve, loadCompute, train, embed, remove, compare };
+  /** Choose the representation used when none is named, or `null` to let the last comparison choose it. */
+  async function setDefaultRepresentation(name: string | null): Promise<void> {
+    const s = await guard(() => api.updateSettings({ defaultRepresentation: name }));
+    if (!s) return;
+    await useLibrary().refreshFacts();
+    const choice = useLibrary().info?.defaultRepresentation;
+    notice.value = choice ? `Used when none is named: ${choice.reason}` : null;
+  }
+
+  return { models, selected, curve, compute, comparison, error, notice, current, refresh, loadCurve, loadCompute, train, embed, remove, compare, setDefaultRepresentation };
 });

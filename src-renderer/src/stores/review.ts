@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import type { ProposalRow, ReviewSummary, TagBatch, TagEvaluation } from '../../../src-main/core/contract';
+import type { ProposalRow, ReviewSummary, TagBatch, TagEvaluation, TagHeadKind } from '../../../src-main/core/contract';
 import { api } from '../services/api';
 import { guarded } from './errors';
 import { useJobs } from './jobs';
@@ -63,7 +63,7 @@ export const useReview = defineStore('review', () => {
     await loadRows();
   }
 
-  async function predict(fields: string[], kind: 'mlp' | 'linear' = 'mlp', minSupport = 5, representation = 'dsp'): Promise<void> {
+  async function predict(fields: string[], kind: TagHeadKind = 'auto', minSupport = 5, representation = 'dsp'): Promise<void> {
     const jobs = useJobs();
     notice.value = null;
     await guard(async () => jobs.upsert(await api.startPredict({ fields, kind, minSupport, representation })));
@@ -90,7 +90,7 @@ export const useReview = defineStore('review', () => {
     await refresh();
   }
 
-  async function evaluate(split: 'stratified' | 'artist', kind: 'mlp' | 'linear', minSupport: number): Promise<void> {
+  async function evaluate(split: 'stratified' | 'artist', kind: TagHeadKind, minSupport: number): Promise<void> {
     evaluating.value = true;
     evaluation.value = null;
     await guard(async () => {

@@ -11,10 +11,12 @@ export const useSimilar = defineStore('similar', () => {
   const seeds = ref<Seed[]>([]);
   const options = reactive({
     k: 25,
-    representation: 'dsp',
+    /** Empty: the library's default representation (`LibraryInfo.defaultRepresentation`). */
+    representation: '',
     artist: 'any' as 'any' | 'different' | 'same',
     excludeSameAlbum: false,
     tags: {} as Record<string, string[]>,
+    hubness: 'mp' as 'mp' | 'none',
   });
   const result = ref<SimilarResult | null>(null);
   const loading = ref(false);
@@ -35,10 +37,11 @@ export const useSimilar = defineStore('similar', () => {
       result.value = await api.similar({
         ...base,
         k: options.k,
-        representation: options.representation,
+        representation: options.representation || undefined,
         artist: options.artist === 'any' ? undefined : options.artist,
         excludeSameAlbum: options.excludeSameAlbum || undefined,
         tags: Object.keys(tags).length ? tags : undefined,
+        hubness: options.hubness,
       });
     } catch (e) {
       error.value = describeError(e);

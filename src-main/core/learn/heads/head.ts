@@ -24,6 +24,15 @@ export interface HeadConfig {
   hidden?: number;
   dropout?: number;
   seed?: number;
+  /**
+   * The fewest optimiser steps a head takes, whatever the epochs say: with few tagged tracks an epoch is one or
+   * two batches, and 50 epochs at Adam's 1e-3 leave a head barely moved from its initial weights (measured on a
+   * real library of 84 tagged tracks: a linear head below always answering the commonest value). Epochs and
+   * patience are stretched to cover this many steps.
+   */
+  minSteps?: number;
+  /** L2 penalty on the weight matrices, λ‖W‖² added to the loss (the linear head's only regulariser). */
+  l2?: number;
 }
 
 export interface HeadData {
@@ -62,7 +71,22 @@ export const HEAD_DEFAULTS: Omit<Required<HeadConfig>, 'kind' | 'multiLabel'> = 
   hidden: 1024,
   dropout: 0.5,
   seed: 1,
+  minSteps: 400,
+  l2: 0,
 };
+
+/** Per kind: the linear head learns faster and needs a penalty on its weights to stay general on few tracks. */
+export const HEAD_KIND_DEFAULTS: Record<HeadKind, Partial<HeadConfig>> = {
+  mlp: {},
+  linear: { learningRate: 1e-2, l2: 1e-3 },
+};
+
+/** Epochs and patience for `n` training samples, stretched so that training takes at least `minSteps` steps. */
+export function schedule(c: Required<HeadConfig>, n: number): { epochs: number; patience: number } {
+  const perEpoch = Math.max(1, Math.ceil(n / c.batchSize));
+  const stretch = Math.max(1, Math.ceil(c.minSteps / (perEpoch * c.epochs)));
+  return { epochs: c.epochs * stretch, patience: c.patience * stretch };
+}
 
 export class HeadDataError extends Error {
   constructor(message: string) {
@@ -207,8 +231,9 @@ export async function trainHead(
   config: HeadConfig,
   o: { validation?: HeadData; onEpoch?: (p: HeadProgress) => void; signal?: AbortSignal } = {},
 ): Promise<TrainedHead> {
-  const c: Required<HeadConfig> = { ...HEAD_DEFAULTS, ...config } as Required<HeadConfig>;
+  const c: Required<HeadConfig> = { ...HEAD_DEFAULTS, ...HEAD_KIND_DEFAULTS[config.kind], ...config } as Required<HeadConfig>;
   const dim = checkData(data, c.multiLabel);
+  const { epochs, patience } = schedule(c, data.x.length);
   if (o.validation && o.validation.x.length > 0) checkData(o.validation, c.multiLabel);
   const { mean, std } = standardisation(data.x, dim);
   const n = data.x.length;
@@ -232,7 +257,7 @@ export async function trainHead(
   let bestEpoch = 0;
   let bestWeights: Tensor[] | null = null;
   try {
-    for (let epoch = 1; epoch <= c.epochs; epoch++) {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
       if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
       for (let i = n - 1; i > 0; i--) {
         const j = Math.floor(rng.next() * (i + 1));
@@ -262,7 +287,16 @@ export async function trainHead(
           const xt = tf.tensor2d(xs, [m, dim]);
           const yt = tf.tensor2d(yb.subarray(0, m * data.nValues), [m, data.nValues]);
           const mt = mask ? tf.tensor2d(mask, [m, c.hidden]) : undefined;
-          const loss = optimizer.minimize(() => lossOf(tf, logits(tf, net, xt, mt), yt, c.multiLabel), true, net.vars) as Scalar;
+          const loss = optimizer.minimize(
+            () => {
+              const data = lossOf(tf, logits(tf, net, xt, mt), yt, c.multiLabel);
+              if (!(c.l2 > 0)) return data;
+              const weights = net.kind === 'mlp' ? [net.vars[0], net.vars[2]] : [net.vars[0]];
+              return tf.add(data, tf.mul(c.l2, tf.addN(weights.map((w) => tf.sum(tf.square(w)))))) as Scalar;
+            },
+            true,
+            net.vars,
+          ) as Scalar;
           return tf.add(lossSum, loss);
         });
         lossSum.dispose();
@@ -273,14 +307,14 @@ export async function trainHead(
       lossSum.dispose();
       const valLoss = val && valX && valY ? meanLoss(tf, net, valX, valY, val.x.length, dim, data.nValues, c.multiLabel) : null;
       history.push({ epoch, loss, valLoss });
-      o.onEpoch?.({ epoch, epochs: c.epochs, loss, valLoss });
+      o.onEpoch?.({ epoch, epochs, loss, valLoss });
       if (valLoss !== null) {
         if (valLoss < best - 1e-5) {
           best = valLoss;
           bestEpoch = epoch;
           bestWeights?.forEach((w) => w.dispose());
           bestWeights = net.vars.map((w) => tf.clone(w));
-        } else if (epoch - bestEpoch >= c.patience) {
+        } else if (epoch - bestEpoch >= patience) {
           break;
         }
       } else {
@@ -429,9 +463,21 @@ export interface FoldResult {
   bestEpoch: number;
 }
 
-/** The folds of a k-fold cross-fit; early stopping in fold f watches fold f+1 (never the held-out one). */
+/**
+ * Below this many samples the folds train without a validation slice (a fixed schedule of at least `minSteps`
+ * steps, see `schedule`): a fifth of a few dozen tracks is too few to stop on, and taking it away from training
+ * costs more than stopping early saves (measured on a real library of 84 tagged tracks: held-out genre right on
+ * 11 of 37 tracks with early stopping, 20 of 37 without).
+ */
+export const EARLY_STOPPING_MIN_SAMPLES = 400;
+
+/**
+ * The folds of a k-fold cross-fit; early stopping in fold f watches fold f+1 (never the held-out one), when there
+ * are `EARLY_STOPPING_MIN_SAMPLES` samples or more.
+ */
 export function foldTasks(y: number[][], k: number, seed: number): FoldTask[] {
   const fold = stratifiedFolds(y, k, seed);
+  const validate = y.length >= EARLY_STOPPING_MIN_SAMPLES;
   const tasks: FoldTask[] = [];
   for (let f = 0; f < k; f++) {
     const trainIdx = fold.flatMap((g, i) => (g !== f ? [i] : []));
@@ -440,7 +486,7 @@ export function foldTasks(y: number[][], k: number, seed: number): FoldTask[] {
     const valFold = (f + 1) % k;
     const fitIdx = trainIdx.filter((i) => fold[i] !== valFold);
     const valIdx = trainIdx.filter((i) => fold[i] === valFold);
-    tasks.push(fitIdx.length >= 2 ? { fold: f, seed: seed + f, fitIdx, valIdx, testIdx } : { fold: f, seed: seed + f, fitIdx: trainIdx, valIdx: [], testIdx });
+    tasks.push(validate && fitIdx.length >= 2 ? { fold: f, seed: seed + f, fitIdx, valIdx, testIdx } : { fold: f, seed: seed + f, fitIdx: trainIdx, valIdx: [], testIdx });
   }
   return tasks;
 }
@@ -504,8 +550,17 @@ export async function crossFit(
     results = [];
     for (const task of tasks) results.push(await fitFold(tf, data, config, extra, task, { signal: o.signal, onEpoch: (p) => o.onFold?.(task.fold, k, p) }));
   }
+  return assembleCrossFit(data, extra.length, tasks, results, !!config.multiLabel);
+}
+
+/**
+ * The cross-fit of fold results: every tagged sample's held-out probabilities from the fold that left it out,
+ * each extra sample's mean over the folds, thresholds calibrated on the held-out ones.
+ */
+export function assembleCrossFit(data: HeadData, nExtra: number, tasks: readonly FoldTask[], results: readonly FoldResult[], multiLabel: boolean): CrossFit {
+  const k = tasks.length;
   const oof: Float32Array[] = new Array<Float32Array>(data.x.length);
-  const extraSum = extra.map(() => new Float32Array(data.nValues));
+  const extraSum = Array.from({ length: nExtra }, () => new Float32Array(data.nValues));
   let epochs = 0;
   tasks.forEach((task, t) => {
     const r = results[t];
@@ -515,6 +570,6 @@ export async function crossFit(
       for (let v = 0; v < data.nValues; v++) extraSum[j][v] += p[v] / k;
     });
   });
-  const thresholds = calibrateThresholds(oof, data.y, data.nValues, !!config.multiLabel);
+  const thresholds = calibrateThresholds(oof, data.y, data.nValues, multiLabel);
   return { oof, extra: extraSum, thresholds, epochs };
 }

@@ -125,12 +125,18 @@ describe('triplet selection and loss', () => {
     [3, Float32Array.from([0, 1])],
     [4, Float32Array.from([1, 0])],
   ]);
-  it('pairs by relatedness and never within an album', () => {
+  it('pairs by relatedness, and within an album only when an anchor has no other positive', () => {
     const { pos, neg } = pairMasks([1, 2, 3, 4], { relatedness: rel, albums: new Map([[1, 'a'], [4, 'a']]) });
     expect(pos[0 * 4 + 1]).toBe(1);
-    expect(pos[0 * 4 + 3]).toBe(0); // same album
+    expect(pos[0 * 4 + 3]).toBe(0); // same album, and track 2 is a positive from elsewhere
     expect(neg[0 * 4 + 2]).toBe(1);
     expect(pos[0]).toBe(0);
+    // Tagged album by album: 1 and 4 share album and tags, 3 is another album and tag. Without the fallback
+    // anchor 1 would have no positive at all.
+    const perAlbum = pairMasks([1, 3, 4], { relatedness: rel, albums: new Map([[1, 'a'], [4, 'a'], [3, 'b']]) });
+    expect(perAlbum.pos[0 * 3 + 2]).toBe(1);
+    expect(perAlbum.neg[0 * 3 + 1]).toBe(1);
+    expect(perAlbum.pos[1 * 3 + 0] + perAlbum.pos[1 * 3 + 2]).toBe(0); // 3 has no positive
   });
   it('computes the max-margin loss on the hardest pairs, or on the paper’s argmin/argmax pairs', () => {
     // Anchor 0's positives: 1 (near) and 3 (far); negative: 2.

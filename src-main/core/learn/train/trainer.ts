@@ -11,7 +11,8 @@ import type { Source } from './sources.js';
  *   targets for, a random crop of each; the task's network is stepped on the KL divergence from the target
  *   distributions to its softmax, plus L2 weight decay (1e-6) on every kernel; Adam.
  * - triplet (seed 004 §III-A): each iteration embeds a batch of tagged tracks (L2-normalised), pairs them by
- *   the cosine of their LSI tag vectors (≥ 0.8 positive, < 0.2 negative; never two tracks of one album), and
+ *   the cosine of their LSI tag vectors (≥ 0.8 positive, < 0.2 negative; two tracks of one album only when an
+ *   anchor has no other positive, see `pairMasks`), and
  *   applies the max-margin loss to one positive and one negative per anchor — the hardest ones (batch-hard:
  *   farthest positive, nearest negative) or, as the paper words it, argmin distance for the positive and argmax
  *   for the negative (`literal`).
@@ -168,7 +169,7 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
 export interface TripletOptions extends TrainOptions {
   /** Unit LSI vectors of the tagged tracks. */
   relatedness: Map<number, Float32Array>;
-  /** Album key per track: pairs from one album are never used. */
+  /** Album key per track: pairs from one album are used only as a last resort (see `pairMasks`). */
   albums: Map<number, string>;
   margin?: number;
   selection?: 'batch-hard' | 'literal';
@@ -176,25 +177,41 @@ export interface TripletOptions extends TrainOptions {
   negative?: number;
 }
 
-/** The pair masks of a batch: `[B, B]` 0/1, positives and negatives by tag relatedness, album pairs excluded. */
+/**
+ * The pair masks of a batch: `[B, B]` 0/1, positives and negatives by tag relatedness. Seed 004's album filter
+ * (no pair from one album, so the network cannot learn an album's sound in place of its tags) applies to each
+ * anchor that has a positive from another album in the batch; an anchor whose only positives share its album
+ * keeps them. Without that fallback a library tagged album by album — the usual small library, where a genre
+ * is set per album — has no positive pair at all and triplet training learns nothing (measured on real music:
+ * no better than the untrained network).
+ */
 export function pairMasks(ids: readonly number[], o: Pick<TripletOptions, 'relatedness' | 'albums' | 'positive' | 'negative'>): { pos: Float32Array; neg: Float32Array } {
   const n = ids.length;
   const pos = new Float32Array(n * n);
   const neg = new Float32Array(n * n);
   const hi = o.positive ?? 0.8;
   const lo = o.negative ?? 0.2;
+  const sameAlbum: number[] = [];
   for (let i = 0; i < n; i++) {
     const a = o.relatedness.get(ids[i]) as Float32Array;
+    const albumA = o.albums.get(ids[i]);
+    let crossAlbumPositive = false;
+    sameAlbum.length = 0;
     for (let j = 0; j < n; j++) {
       if (i === j) continue;
-      const albumA = o.albums.get(ids[i]);
-      if (albumA !== undefined && albumA === o.albums.get(ids[j])) continue;
       const b = o.relatedness.get(ids[j]) as Float32Array;
       let c = 0;
       for (let k = 0; k < a.length; k++) c += a[k] * b[k];
-      if (c >= hi) pos[i * n + j] = 1;
-      else if (c < lo) neg[i * n + j] = 1;
+      const same = albumA !== undefined && albumA === o.albums.get(ids[j]);
+      if (c >= hi) {
+        if (same) sameAlbum.push(j);
+        else {
+          pos[i * n + j] = 1;
+          crossAlbumPositive = true;
+        }
+      } else if (c < lo && !same) neg[i * n + j] = 1;
     }
+    if (!crossAlbumPositive) for (const j of sameAlbum) pos[i * n + j] = 1;
   }
   return { pos, neg };
 }

@@ -1,0 +1,216 @@
+import type { HeadUsed, HeldOutMetrics, PredictionRow, ProposalPage, ProposalQuery, ReviewSummary } from '../contract.js';
+import { splitJoined, valueKey } from '../library/facets.js';
+import type { FacetChanges } from '../library/tag-writer.js';
+import type { LibraryStore } from '../store/library-store.js';
+
+/**
+ * Reviewing the tag heads' predictions: a track's predictions, accepting and rejecting proposals, each field's
+ * summary, the accepted edits `tag --write` writes, and pages of proposals for the review list.
+ */
+
+interface RawPrediction {
+  track_id: number;
+  field: string;
+  value: string;
+  confidence: number;
+  head_id: string;
+  in_file: number;
+  proposed: number;
+  suspicious: number;
+  status: PredictionRow['status'];
+}
+
+function toRow(r: RawPrediction): PredictionRow {
+  return {
+    trackId: r.track_id,
+    field: r.field,
+    value: r.value,
+    confidence: r.confidence,
+    headId: r.head_id,
+    inFile: !!r.in_file,
+    proposed: !!r.proposed,
+    suspicious: !!r.suspicious,
+    status: r.status,
+  };
+}
+
+/** A track's predictions, most confident first per field. */
+export function trackPredictions(store: LibraryStore, trackId: number): PredictionRow[] {
+  return (store.db.prepare('SELECT * FROM predictions WHERE track_id = ? ORDER BY field, confidence DESC').all(trackId) as RawPrediction[]).map(toRow);
+}
+
+export interface ReviewFilter {
+  field?: string;
+  trackIds?: number[];
+  values?: string[];
+  minConfidence?: number;
+  /** Only rows still pending (the default for bulk decisions, so earlier single decisions stand). */
+  pendingOnly?: boolean;
+}
+
+/** The SQL condition selecting proposed rows by `f`; `p` prefixes the column names (a table alias). */
+function where(f: ReviewFilter, p = ''): { sql: string; args: unknown[] } {
+  const parts = [`${p}proposed = 1`, `${p}status != 'written'`];
+  const args: unknown[] = [];
+  if (f.field) {
+    parts.push(`${p}field = ?`);
+    args.push(f.field.toLowerCase());
+  }
+  if (f.trackIds) {
+    parts.push(`${p}track_id IN (SELECT value FROM json_each(?))`);
+    args.push(JSON.stringify(f.trackIds));
+  }
+  if (f.values) {
+    parts.push(`${p}value IN (SELECT value FROM json_each(?))`);
+    args.push(JSON.stringify(f.values));
+  }
+  if (f.minConfidence !== undefined) {
+    parts.push(`${p}confidence >= ?`);
+    args.push(f.minConfidence);
+  }
+  if (f.pendingOnly) parts.push(`${p}status = 'pending'`);
+  return { sql: parts.join(' AND '), args };
+}
+
+/** Accept, reject or reset (to pending) the proposed values the filter selects; returns how many changed. */
+export function reviewPredictions(store: LibraryStore, action: 'accept' | 'reject' | 'reset', f: ReviewFilter): number {
+  const status = action === 'accept' ? 'accepted' : action === 'reject' ? 'rejected' : 'pending';
+  const w = where(f);
+  return store.db
+    .prepare(`UPDATE predictions SET status = ?, decided_at = ? WHERE ${w.sql} AND status != ?`)
+    .run(status, status === 'pending' ? null : Date.now(), ...w.args, status).changes;
+}
+
+/** Per field: the head and how many proposals stand in each review state. */
+export function reviewSummary(store: LibraryStore): ReviewSummary[] {
+  const heads = store.db.prepare('SELECT * FROM heads ORDER BY field').all() as Array<{
+    id: string;
+    field: string;
+    representation: string;
+    kind: HeadUsed;
+    multi_label: number;
+    min_support: number;
+    metrics: string;
+    created_at: number;
+  }>;
+  return heads.map((h) => {
+    const c = store.db
+      .prepare(
+        `SELECT SUM(proposed = 1 AND status = 'pending') AS proposed, SUM(proposed = 1 AND status = 'accepted') AS accepted,
+                SUM(proposed = 1 AND status = 'rejected') AS rejected, SUM(status = 'written') AS written,
+                COUNT(DISTINCT CASE WHEN suspicious = 1 THEN track_id END) AS suspicious
+         FROM predictions WHERE field = ?`,
+      )
+      .get(h.field) as Record<string, number | null>;
+    return {
+      field: h.field,
+      headId: h.id,
+      representation: h.representation,
+      kind: h.kind,
+      multiLabel: !!h.multi_label,
+      minSupport: h.min_support,
+      createdAt: h.created_at,
+      heldOut: JSON.parse(h.metrics) as HeldOutMetrics,
+      proposed: c.proposed ?? 0,
+      accepted: c.accepted ?? 0,
+      rejected: c.rejected ?? 0,
+      written: c.written ?? 0,
+      suspicious: c.suspicious ?? 0,
+    };
+  });
+}
+
+/**
+ * The tag edits the accepted predictions make: for a single-label field the accepted value replaces the
+ * file's; for a multi-label field accepted values are added to the file's own (as the file spells them).
+ */
+export function acceptedEdits(
+  store: LibraryStore,
+  o: { fields?: string[]; minConfidence?: number; trackIds?: number[] } = {},
+): Array<{ trackId: number; changes: FacetChanges; values: Array<{ field: string; value: string }> }> {
+  const w = where({ minConfidence: o.minConfidence, trackIds: o.trackIds }, 'p.');
+  const rows = store.db
+    .prepare(
+      `SELECT p.track_id, p.field, p.value, h.multi_label FROM predictions p JOIN heads h ON h.id = p.head_id
+       WHERE ${w.sql} AND p.status = 'accepted' ORDER BY p.track_id, p.field, p.confidence DESC`,
+    )
+    .all(...w.args) as Array<{ track_id: number; field: string; value: string; multi_label: number }>;
+  const fields = o.fields?.map((f) => f.toLowerCase());
+  const byTrack = new Map<number, { changes: FacetChanges; values: Array<{ field: string; value: string }> }>();
+  for (const r of rows) {
+    if (fields && !fields.includes(r.field)) continue;
+    const entry = byTrack.get(r.track_id) ?? { changes: {}, values: [] };
+    const own = store.tagsOf(r.track_id)[r.field] ?? [];
+    if (!r.multi_label) {
+      // One value: the most confident accepted one (rows come most confident first).
+      if (entry.changes[r.field]) continue;
+      entry.changes[r.field] = [r.value];
+    } else {
+      const current = entry.changes[r.field] ?? [...own];
+      const keys = new Set(current.flatMap((v) => splitJoined(v).map(valueKey)));
+      if (!keys.has(valueKey(r.value))) current.push(r.value);
+      entry.changes[r.field] = current;
+    }
+    entry.values.push({ field: r.field, value: r.value });
+    byTrack.set(r.track_id, entry);
+  }
+  return [...byTrack].map(([trackId, e]) => ({ trackId, ...e }));
+}
+
+/** After a successful write: the written values are now the file's own. */
+export function markWritten(store: LibraryStore, trackId: number, values: Array<{ field: string; value: string }>): void {
+  const up = store.db.prepare("UPDATE predictions SET status = 'written', in_file = 1, proposed = 0, decided_at = ? WHERE track_id = ? AND field = ? AND value = ?");
+  for (const v of values) up.run(Date.now(), trackId, v.field, v.value);
+}
+
+/** One page of a field's proposals for review, most confident first. */
+export function proposalPage(store: LibraryStore, q: ProposalQuery): ProposalPage {
+  const field = q.field.toLowerCase();
+  const parts = ['p.field = ?', 'p.proposed = 1'];
+  const args: unknown[] = [field];
+  const status = q.status ?? 'open';
+  if (status === 'open') parts.push("p.status IN ('pending', 'accepted')");
+  else {
+    parts.push('p.status = ?');
+    args.push(status);
+  }
+  if (q.minConfidence !== undefined) {
+    parts.push('p.confidence >= ?');
+    args.push(q.minConfidence);
+  }
+  if (q.suspiciousOnly) parts.push('EXISTS (SELECT 1 FROM predictions s WHERE s.track_id = p.track_id AND s.field = p.field AND s.suspicious = 1)');
+  const where = parts.join(' AND ');
+  const total = (store.db.prepare(`SELECT count(*) AS n FROM predictions p WHERE ${where}`).get(...args) as { n: number }).n;
+  const rows = store.db
+    .prepare(
+      `SELECT p.track_id, p.value, p.confidence, p.status, t.title, t.artist, t.path,
+              EXISTS (SELECT 1 FROM predictions s WHERE s.track_id = p.track_id AND s.field = p.field AND s.suspicious = 1) AS suspicious
+       FROM predictions p JOIN tracks t ON t.id = p.track_id
+       WHERE ${where} ORDER BY p.confidence DESC, p.track_id LIMIT ? OFFSET ?`,
+    )
+    .all(...args, q.limit, q.offset) as Array<{
+    track_id: number;
+    value: string;
+    confidence: number;
+    status: PredictionRow['status'];
+    title: string | null;
+    artist: string | null;
+    path: string;
+    suspicious: number;
+  }>;
+  return {
+    total,
+    offset: q.offset,
+    rows: rows.map((r) => ({
+      trackId: r.track_id,
+      title: r.title,
+      artist: r.artist,
+      path: r.path,
+      fileValues: store.tagsOf(r.track_id)[field] ?? [],
+      value: r.value,
+      confidence: r.confidence,
+      status: r.status,
+      suspicious: !!r.suspicious,
+    })),
+  };
+}
