@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DSP_REPRESENTATION } from '../src-main/core/audio/representations.js';
 import { Earmark, type EmbedResult, type ModelMeta, type RepresentationComparison, type TrainRequest, type TrainResult } from '../src-main/core/api.js';
 import { cli, cliJson, REPO, tempDir } from './helpers/fixtures.js';
 
@@ -33,8 +34,12 @@ describe('earmark train / embed / eval', () => {
     expect(existsSync(join(home, 'models', 'trip', 'weights.bin'))).toBe(true);
     const e = cliJson<EmbedResult>(['embed', '--model', 'trip'], { home });
     expect(e.tracks).toBe(40);
-    expect(e.dim).toBe(256);
+    // the 256-d embedding, fused with each track's dsp vector (the default)
+    expect(e.dim).toBe(256 + DSP_REPRESENTATION.dim);
     expect(cliJson<EmbedResult>(['embed', '--model', 'trip', '--rand'], { home }).representation).toBe('rand');
+    // --no-dsp: the learned features alone
+    cliJson<TrainResult>(['train', '--name', 'trip-alone', '--kind', 'triplet', '--iterations', '3', '--batch-size', '16', '--fields', 'genre', '--no-dsp'], { home });
+    expect(cliJson<EmbedResult>(['embed', '--model', 'trip-alone'], { home }).dim).toBe(256);
     const s = cli(['similar', '1', '--representation', 'trip', '-k', '5', '--json'], { home });
     expect(s.status).toBe(0);
     expect((JSON.parse(s.stdout) as { results: unknown[] }).results).toHaveLength(5);
@@ -82,7 +87,7 @@ describe('earmark train / embed / eval', () => {
     expect(resumed.meta.batchSize).toBe(8); // the resumed run kept the batch size it started with
     expect(new Set(resumed.meta.history.map((h) => h.task))).toEqual(new Set(['tags', 'artist']));
     expect(cli(['train', '--name', 'multi', '--resume'], { home }).stderr).toMatch(/finished its 80 iterations/);
-    expect(cliJson<EmbedResult>(['embed', '--model', 'multi'], { home }).dim).toBe(512); // mean ‖ std of the 256-d feature
+    expect(cliJson<EmbedResult>(['embed', '--model', 'multi'], { home }).dim).toBe(512 + DSP_REPRESENTATION.dim); // mean ‖ std of the 256-d feature, then dsp
   }, 600_000);
 
   it('trains and embeds in a worker thread, as the app does: the same losses and vectors as in this thread, a stop saves, errors cross over', async () => {
@@ -134,7 +139,7 @@ describe('earmark train / embed / eval', () => {
     expect(cli(['export-model', 'trip', '--out', file], { home }).status).toBe(0);
     expect(cli(['import-model', file, '--name', 'trip2'], { home }).status).toBe(0);
     const a = cliJson<EmbedResult>(['embed', '--model', 'trip2'], { home });
-    expect(a.dim).toBe(256);
+    expect(a.dim).toBe(256 + DSP_REPRESENTATION.dim);
     const ev = cliJson<RepresentationComparison>(['eval', '--representations', 'trip,trip2', '--queries-from', 'trip', '--no-heads'], { home });
     expect(ev.rows[1].precision).toEqual(ev.rows[0].precision);
     expect(ev.rows[0].heads).toEqual([]);

@@ -1,14 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveFfmpeg, type Ffmpeg } from './audio/decode.js';
-import { BUILTIN_REPRESENTATIONS, isBuiltin } from './audio/representations.js';
+import { BUILTIN_REPRESENTATIONS, DSP_REPRESENTATION, isBuiltin } from './audio/representations.js';
 import type { LibraryInfo, PredictionRow, RepresentationChoice, RepresentationComparison, RetrievalScores, ReviewSummary, Settings, SimilarResult, TagEvaluation, TrackSummary } from './contract.js';
 import { defaultRepresentation } from './api/recommend.js';
 import { generateDemoLibrary, type DemoManifest, type DemoOptions } from './demo/demo-library.js';
 import { resolveHome, type HomePaths } from './home.js';
 import { VectorIndexes } from './index/vector-index.js';
 import type { AnalyzeOptions, AnalyzeReport } from './jobs/analyze.js';
-import type { EmbedResult, TrainRequest, TrainResult } from './learn/encoder-jobs.js';
+import { FUSED_LEARNED_WEIGHT, type EmbedResult, type TrainRequest, type TrainResult } from './learn/encoder-jobs.js';
 import type { ModelMeta } from './learn/model-store.js';
 import type { CacheInfo } from './learn/patches.js';
 import type { PredictOptions } from './learn/tag-predictions.js';
@@ -76,8 +76,20 @@ export class Earmark implements ApiContext {
     this.indexes = new VectorIndexes(this.paths.indexDir, this.store, (rep, dim) => {
       if (isBuiltin(rep)) return { groups: BUILTIN_REPRESENTATIONS[rep].groups, standardise: true };
       // Multi-task features (mean ‖ std of activations) are standardised like dsp; triplet embeddings are
-      // unit vectors already compared by cosine.
-      const kind = this.store.representation(rep)?.kind;
+      // unit vectors already compared by cosine. Fused with dsp: the learned features are one more group beside
+      // dsp's own, weighing FUSED_LEARNED_WEIGHT of theirs together, every dimension standardised.
+      const kind = this.store.representation(rep)?.kind ?? '';
+      if (kind.endsWith('+dsp')) {
+        const learned = dim - DSP_REPRESENTATION.dim;
+        const dspWeight = DSP_REPRESENTATION.groups.reduce((a, g) => a + (g.weight ?? 1), 0);
+        return {
+          groups: [
+            { name: rep, start: 0, end: learned, weight: FUSED_LEARNED_WEIGHT * dspWeight },
+            ...DSP_REPRESENTATION.groups.map((g) => ({ ...g, start: g.start + learned, end: g.end + learned })),
+          ],
+          standardise: true,
+        };
+      }
       return { groups: [{ name: rep, start: 0, end: dim }], standardise: kind === 'model:multitask' };
     });
   }

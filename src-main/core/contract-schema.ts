@@ -99,8 +99,9 @@ export const REQUEST_SCHEMAS = {
       iterations: z.number().int().min(1).max(10_000_000).optional(),
       epochs: z.number().int().min(1).max(100_000).optional(),
       batchSize: z.number().int().min(2).max(4096).optional(),
-      selection: z.enum(['batch-hard', 'literal']).optional(),
+      selection: z.enum(['batch-all', 'batch-hard', 'literal']).optional(),
       holdOut: z.number().min(0).max(0.5).optional(),
+      withDsp: z.boolean().optional(),
       seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
       resume: z.boolean().optional(),
     })

@@ -376,8 +376,10 @@ export interface TrainJobRequest {
   /** Instead of iterations: passes over the training tracks. */
   epochs?: number;
   batchSize?: number;
-  selection?: 'batch-hard' | 'literal';
+  selection?: 'batch-all' | 'batch-hard' | 'literal';
   holdOut?: number;
+  /** Fuse the learned features with each track's dsp vector when embedding (default true). */
+  withDsp?: boolean;
   seed?: number;
   /** Continue the unfinished model of this name. */
   resume?: boolean;

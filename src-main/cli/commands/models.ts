@@ -33,8 +33,9 @@ export function registerModelCommands(program: Command): void {
     .option('--iterations <n>', 'training iterations (default 500)', positiveInt('--iterations'))
     .option('--epochs <n>', 'or: passes over the training tracks (iterations = epochs × tracks ÷ batch size)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'tracks per iteration', positiveInt('--batch-size'))
-    .addOption(new Option('--selection <s>', 'triplet selection').choices(['batch-hard', 'literal']).default('batch-hard'))
+    .addOption(new Option('--selection <s>', 'triplet selection: every violating triplet (batch-all), the hardest per anchor (batch-hard), or the paper’s literal argmin/argmax').choices(['batch-all', 'batch-hard', 'literal']).default('batch-all'))
     .option('--hold-out <share>', 'share of tracks kept out of training as evaluation queries', probability('--hold-out'), 0.15)
+    .option('--no-dsp', 'embed the learned features alone, not fused with each track’s dsp vector')
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
     .option('--resume', 'continue an unfinished model of this name')
     .option('--json', 'machine-readable output')
@@ -50,8 +51,9 @@ export function registerModelCommands(program: Command): void {
           iterations?: number;
           epochs?: number;
           batchSize?: number;
-          selection: 'batch-hard' | 'literal';
+          selection: 'batch-all' | 'batch-hard' | 'literal';
           holdOut: number;
+          dsp: boolean;
           seed: number;
           resume?: boolean;
           json?: boolean;
@@ -77,6 +79,7 @@ export function registerModelCommands(program: Command): void {
               batchSize: o.batchSize,
               selection: o.selection,
               holdOut: o.holdOut,
+              withDsp: o.dsp,
               seed: o.seed,
               resume: o.resume,
               signal,

@@ -28,7 +28,7 @@ export interface ModelMeta {
   iterations: number;
   /** Tracks per iteration, and the triplet selection: a resumed run goes on with the same (absent in older files). */
   batchSize?: number;
-  selection?: 'batch-hard' | 'literal';
+  selection?: 'batch-all' | 'batch-hard' | 'literal';
   /** Tracks trained on (their log-mels decoded). */
   trainTracks?: number;
   /** Iterations done so far (less than `iterations` while training or after a cancel). */
@@ -36,6 +36,11 @@ export interface ModelMeta {
   history: Array<{ iteration: number; task: string; loss: number }>;
   /** Tracks held out of training (for evaluation). */
   heldOut: number[];
+  /**
+   * Whether the model's track vectors carry the track's `dsp` vector beside the learned features (late fusion,
+   * see `FUSED_LEARNED_WEIGHT`); absent in models made before it, which embed the learned features alone.
+   */
+  withDsp?: boolean;
   backend: string;
   createdAt: number;
   updatedAt: number;

@@ -148,7 +148,27 @@ describe('triplet selection and loss', () => {
     const literal = tripletLoss(tf, emb, pos, neg, 0.2, 'literal').dataSync()[0];
     expect(hard).toBeCloseTo(Math.max(0, d([1, 0], [0.6, 0.8]) - d([1, 0], [0, 1]) + 0.2), 5);
     expect(literal).toBeCloseTo(Math.max(0, d([1, 0], [0.8, 0.6]) - d([1, 0], [0, 1]) + 0.2), 5);
+    // batch-all: both triplets of anchor 0, averaged over those that violate the margin
+    const all = tripletLoss(tf, emb, pos, neg, 0.2, 'batch-all').dataSync()[0];
+    const losses = [[0.8, 0.6], [0.6, 0.8]].map((p) => Math.max(0, d([1, 0], p) - d([1, 0], [0, 1]) + 0.2)).filter((l) => l > 0);
+    expect(all).toBeCloseTo(losses.reduce((x, y) => x + y, 0) / Math.max(1, losses.length), 5);
     tf.dispose([emb, pos, neg]);
+  });
+
+  it('gives batch-all a gradient where batch-hard has collapsed (every embedding at one point, the loss at the margin)', () => {
+    const before = tf.memory().numTensors;
+    const init = tf.tensor2d([[1, 0.01], [1, 0.02], [1, -0.01], [1, -0.02]]);
+    const x = tf.variable(init);
+    const pos = tf.tensor2d([[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]]);
+    const neg = tf.tensor2d([[0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]]);
+    const { value, grads } = tf.variableGrads(() => {
+      const e = tf.div(x, tf.norm(x, 'euclidean', 1, true)) as Tensor2D;
+      return tripletLoss(tf, e, pos, neg, 0.2, 'batch-all');
+    }, [x]);
+    expect(value.dataSync()[0]).toBeGreaterThan(0.19);
+    expect(Math.max(...Array.from(grads[x.name].dataSync()).map(Math.abs))).toBeGreaterThan(0);
+    tf.dispose([init, x, pos, neg, value, ...Object.values(grads)]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

@@ -166,13 +166,23 @@ export async function trainMultitask(tf: Tf, enc: Encoder, sources: readonly Sou
   return history;
 }
 
+/**
+ * Which triplets of a batch the loss is taken on: `batch-all` (the default) every valid (anchor, positive,
+ * negative) that violates the margin, averaged; `batch-hard` each anchor's farthest positive and nearest negative;
+ * `literal` the paper's words (nearest positive, farthest negative). Batch-hard from random weights collapses on
+ * a small library: every embedding goes to one point and the loss sits at the margin (measured on a real
+ * library of 70 training tracks: loss 0.20 from iteration 150 on, held-out retrieval no better than `dsp`);
+ * batch-all keeps a gradient from every violating triplet and does not.
+ */
+export type TripletSelection = 'batch-all' | 'batch-hard' | 'literal';
+
 export interface TripletOptions extends TrainOptions {
   /** Unit LSI vectors of the tagged tracks. */
   relatedness: Map<number, Float32Array>;
   /** Album key per track: pairs from one album are used only as a last resort (see `pairMasks`). */
   albums: Map<number, string>;
   margin?: number;
-  selection?: 'batch-hard' | 'literal';
+  selection?: TripletSelection;
   positive?: number;
   negative?: number;
 }
@@ -217,10 +227,21 @@ export function pairMasks(ids: readonly number[], o: Pick<TripletOptions, 'relat
 }
 
 /** The triplet loss of a batch of unit embeddings `[B, d]` with its pair masks. */
-export function tripletLoss(tf: Tf, emb: Tensor2D, pos: Tensor2D, neg: Tensor2D, margin: number, selection: 'batch-hard' | 'literal'): Scalar {
+export function tripletLoss(tf: Tf, emb: Tensor2D, pos: Tensor2D, neg: Tensor2D, margin: number, selection: TripletSelection): Scalar {
   return tf.tidy(() => {
     // Squared Euclidean distances of unit vectors: 2 − 2 a·b.
     const d = tf.relu(tf.sub(2, tf.mul(2, tf.matMul(emb, emb, false, true))));
+    if (selection === 'batch-all') {
+      // Every (anchor, positive, negative) of the batch: [B, B, 1] − [B, 1, B], masked, averaged over those that
+      // still violate the margin (Hermans et al. 2017, "batch all").
+      const B = d.shape[0];
+      const l = tf.relu(tf.add(tf.sub(tf.reshape(d, [B, B, 1]), tf.reshape(d, [B, 1, B])), margin));
+      const valid = tf.mul(tf.reshape(pos, [B, B, 1]), tf.reshape(neg, [B, 1, B]));
+      const per = tf.mul(l, valid);
+      // sign(per) is 1 for a violating triplet, 0 otherwise (Sign's gradient is zero; Greater has none).
+      const active = tf.sum(tf.sign(per));
+      return tf.div(tf.sum(per), tf.maximum(active, 1)) as Scalar;
+    }
     const big = 1e4;
     const hardest = selection === 'batch-hard';
     // Positive: the farthest (batch-hard) or the nearest (literal argmin); negative: the nearest or the farthest.
@@ -237,7 +258,7 @@ export async function trainTriplet(tf: Tf, enc: Encoder, input: TrainingInput, o
   const batchSize = o.batchSize ?? 32;
   const l2 = o.l2 ?? 1e-6;
   const margin = o.margin ?? 0.2;
-  const selection = o.selection ?? 'batch-hard';
+  const selection = o.selection ?? 'batch-all';
   const pool = [...o.relatedness.keys()].filter((id) => input.logMels.has(id));
   if (pool.length < 4) throw new Error('Triplet training needs at least 4 tagged training tracks.');
   const optimizer = o.optimizers?.get('triplet') ?? tf.train.adam(o.learningRate ?? 1e-3);
