@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { isBuiltin } from '../audio/representations.js';
-import type { HubnessReduction, SimilarResult } from '../contract.js';
+import type { SimilarRequest, SimilarResult } from '../contract.js';
 import { analyzeFile } from '../jobs/analyze-file.js';
 import type { TrackRow } from '../store/library-store.js';
 import { trackSummary, type ApiContext } from './context.js';
@@ -8,24 +8,11 @@ import { defaultRepresentation } from './recommend.js';
 
 /** Search by example: the tracks nearest one or more library tracks, or any audio file, in a representation's index. */
 
-export interface SimilarQuery {
+/** `SimilarRequest` as the core takes it: one library track by id, or several, or a file path (no upload ids). */
+export type SimilarQuery = Omit<SimilarRequest, 'uploadId'> & {
   /** A library track id. */
   trackId?: number;
-  /** Several library tracks: results are near all of them (the mean of their directions). */
-  trackIds?: number[];
-  /** A file: a library track's path, or any audio file outside the library (analysed on the fly). */
-  path?: string;
-  k?: number;
-  representation?: string;
-  /** Keep only tracks by the query's artist (`same`), or only other artists' (`different`). */
-  artist?: 'same' | 'different';
-  /** Leave out the query's own album. */
-  excludeSameAlbum?: boolean;
-  /** Keep only tracks carrying one of the values in each field, e.g. `{ genre: ['Jazz'], mood: ['Calm'] }`. */
-  tags?: Record<string, string[]>;
-  /** Rank by mutual proximity (`mp`, the default) or by plain cosine (`none`). */
-  hubness?: HubnessReduction;
-}
+};
 
 export async function similar(ctx: ApiContext, q: SimilarQuery): Promise<SimilarResult> {
   const rep = q.representation ?? defaultRepresentation(ctx).name;

@@ -1,3 +1,4 @@
+import { dense, symmetricEigen } from '../learn/targets/linalg.js';
 import type { Matrix } from './matrix.js';
 
 /**
@@ -20,58 +21,6 @@ import type { Matrix } from './matrix.js';
  * A constant, so every track is whitened alike and a vector depends on its own audio alone.
  */
 export const MFCC_SPREAD = [48.5, 27.1, 17.6, 14.6, 12.2, 11.4, 10.7, 10.4, 10.0, 9.6, 9.5, 9.4, 9.1, 8.8, 8.3, 8.3, 8.3, 8.4, 8.6] as const;
-
-/**
- * Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations (Golub & Van Loan §8.5), in place.
- * `a` is `[n, n]` row-major and is destroyed; returns the eigenvalues `[n]` and the eigenvectors as the columns
- * of `v` `[n, n]`. Converges quadratically; for the 19 × 19 covariances here a handful of sweeps suffice.
- */
-export function symmetricEigen(a: Float64Array, n: number, maxSweeps = 50): { values: Float64Array; vectors: Float64Array } {
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  for (let sweep = 0; sweep < maxSweeps; sweep++) {
-    let off = 0;
-    let diag = 0;
-    for (let p = 0; p < n; p++) {
-      diag += a[p * n + p] * a[p * n + p];
-      for (let q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
-    }
-    if (off <= 1e-30 * Math.max(diag, 1e-300)) break;
-    for (let p = 0; p < n - 1; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q];
-        if (apq === 0) continue;
-        const app = a[p * n + p];
-        const aqq = a[q * n + q];
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p];
-          const akq = a[k * n + q];
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k];
-          const aqk = a[q * n + k];
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p];
-          const vkq = v[k * n + q];
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const values = new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = a[i * n + i];
-  return { values, vectors: v };
-}
 
 /** Length of `gaussianEmbedding`'s output for `n` coefficients: the mean and the upper triangle of logm(Σ). */
 export function gaussianEmbeddingDim(n: number): number {
@@ -114,7 +63,8 @@ export function gaussianEmbedding(frames: Matrix, first: number, spread: readonl
       cov[i * n + j] = cov[j * n + i] = acc / denom;
     }
   }
-  const { values, vectors } = symmetricEigen(cov, n);
+  const { values, vectors: V } = symmetricEigen(dense(n, n, cov));
+  const vectors = V.data;
   const logv = values.map((l) => Math.log(Math.max(l, 1e-8)));
   const out = new Float64Array(gaussianEmbeddingDim(n));
   out.set(mean, 0);

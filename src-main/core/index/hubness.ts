@@ -12,6 +12,8 @@
  * approximation, which keeps the cost linear).
  */
 
+import { cosine } from './normalise.js';
+
 export type HubnessMethod = 'mp' | 'none';
 
 /** Per-object distance statistics: mean and standard deviation of its cosine distances to a sample. */
@@ -59,15 +61,7 @@ export function distanceStats(distances: ArrayLike<number>): DistanceStats {
 
 /** Cosine distance 1 − cos(a, b); 1 when either is all zeros. */
 export function cosineDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na > 0 && nb > 0 ? 1 - dot / Math.sqrt(na * nb) : 1;
+  return 1 - cosine(a, b);
 }
 
 /**

@@ -59,7 +59,8 @@ export function applyNormaliser(n: Normaliser, v: Float32Array): Float32Array {
   return out;
 }
 
-export function cosine(a: Float32Array, b: Float32Array): number {
+/** Cosine similarity; 0 when either vector is all zeros. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;
   let nb = 0;
