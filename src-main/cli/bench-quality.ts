@@ -178,11 +178,15 @@ async function heads(e: Earmark, c: Corpus, kinds: TagHeadKind[]): Promise<HeadR
 interface EncoderRow {
   kind: 'triplet' | 'multitask';
   queries: number;
-  precision: Record<string, number>;
+  /** Held-out precision@10 per representation (the encoder's under its kind) and facet. */
+  precision: Record<string, Record<string, number>>;
   seconds: number;
 }
 
-/** Train an encoder on the split library's tagged tracks; held-out precision@10 (album on real music, genre on the demo). */
+/**
+ * Train an encoder on the split library's tagged tracks; held-out precision@10 of each facet (album and artist on
+ * real music; artist, genre and mood on the demo library), the held-out tracks as queries, the whole library searched.
+ */
 async function encoder(e: Earmark, c: Corpus, kind: 'triplet' | 'multitask'): Promise<EncoderRow> {
   const split = c.split as NonNullable<Corpus['split']>;
   const name = `quality-${kind}`;
@@ -198,22 +202,19 @@ async function encoder(e: Earmark, c: Corpus, kind: 'triplet' | 'multitask'): Pr
   await e.embed(name);
   const seconds = (performance.now() - t0) / 1000;
   await e.embed(name, { rand: true });
-  const precision: Record<string, number> = {};
+  const precision: Record<string, Record<string, number>> = {};
+  // The split library's tracks are the retrieval library's (same relative paths): their labels by relative path.
+  const byRelative = new Map([...c.labels].map(([path, l]) => [path.slice(c.dir.length), l]));
+  const labelsOf = (path: string) => byRelative.get(path.slice(split.dir.length));
   for (const rep of ['dsp', 'mfcc', 'rand', name]) {
     const { ids, data } = e.store.vectors(rep);
     const n = ids.length;
-    const truth = Array.from(ids, (id) => {
-      const t = e.store.trackById(id);
-      const v = t ? split.truth.get(t.path) : undefined;
-      return v ? [v.album] : null;
-    });
-    const queries = Array.from(ids, (id, i) => ({ id, i }))
-      .filter(({ id }) => {
-        const t = e.store.trackById(id);
-        return t ? split.truth.get(t.path)?.heldOut : false;
-      })
-      .map(({ i }) => i);
-    precision[rep === name ? kind : rep] = precisionAtKFromSimilarity(cosineMatrix(data.map((v) => e.indexes.normalise(rep, v))), n, truth, 10, queries);
+    const paths = Array.from(ids, (id) => e.store.trackById(id)?.path ?? '');
+    const queries = paths.flatMap((p, i) => (split.truth.get(p)?.heldOut ? [i] : []));
+    const S = cosineMatrix(data.map((v) => e.indexes.normalise(rep, v)));
+    precision[rep === name ? kind : rep] = Object.fromEntries(
+      c.facets.map((facet) => [facet, precisionAtKFromSimilarity(S, n, paths.map((p) => labelsOf(p)?.[facet]?.split('\u001e') ?? null), 10, queries)]),
+    );
   }
   const queries = [...split.truth.values()].filter((v) => v.heldOut).length;
   return { kind, queries, precision, seconds };
@@ -262,9 +263,12 @@ function report(results: Result[]): void {
       }
     }
     for (const enc of r.encoders) {
-      const p = enc.precision;
-      const best = Math.max(p.dsp, p.mfcc, p.rand);
-      log(`  ${enc.kind} encoder, held-out P@10 on ${enc.queries} queries: ${enc.kind} ${f3(p[enc.kind])}, dsp ${f3(p.dsp)}, mfcc ${f3(p.mfcc)}, rand ${f3(p.rand)} (×${(p[enc.kind] / Math.max(1e-9, best)).toFixed(2)} the best of them); train + embed ${enc.seconds.toFixed(0)} s`);
+      log(`  ${enc.kind} encoder, trained on the tagged tracks in ${enc.seconds.toFixed(0)} s (train + embed); held-out P@10 on ${enc.queries} queries:`);
+      for (const facet of facets) {
+        const p = (rep: string) => enc.precision[rep]?.[facet] ?? 0;
+        const best = Math.max(p('dsp'), p('mfcc'), p('rand'));
+        log(`    ${facet.padEnd(7)} ${enc.kind} ${f3(p(enc.kind))}, dsp ${f3(p('dsp'))}, mfcc ${f3(p('mfcc'))}, rand ${f3(p('rand'))} (×${(p(enc.kind) / Math.max(1e-9, best)).toFixed(2)} the best of them)`);
+      }
     }
   }
 }

@@ -113,7 +113,7 @@ export async function predict(ctx: ApiContext, o: Omit<PredictOptions, 'field'> 
   const representation = o.representation ?? defaultRepresentation(ctx).name;
   for (const field of o.fields) {
     try {
-      report.fields.push(await predictField(ctx.store, tf, { normalise: indexSpace(ctx, representation), ...o, representation, field }));
+      report.fields.push(await predictField(ctx.store, tf, { ...indexSpace(ctx, representation), ...o, representation, field }));
     } catch (e) {
       if (!(e instanceof HeadDataError)) throw e;
       report.refused.push({ field, reason: e.message });
@@ -127,15 +127,18 @@ export async function predict(ctx: ApiContext, o: Omit<PredictOptions, 'field'> 
 export async function evaluateTags(ctx: ApiContext, o: Parameters<typeof evaluateHead>[2]): Promise<TagEvaluation> {
   const { tf } = await ctx.tf();
   const representation = o.representation ?? defaultRepresentation(ctx).name;
-  return evaluateHead(ctx.store, tf, { normalise: indexSpace(ctx, representation), ...o, representation });
+  return evaluateHead(ctx.store, tf, { ...indexSpace(ctx, representation), ...o, representation });
 }
 
-/** A representation's stored vectors in its index's space (what `similar` compares, and the kNN head too). */
-function indexSpace(ctx: ApiContext, representation: string | undefined): ((v: Float32Array) => Float32Array) | undefined {
+/**
+ * A representation's stored vectors in its index's space (what `similar` compares, and the kNN head too), and
+ * that space's feature groups with their weights.
+ */
+function indexSpace(ctx: ApiContext, representation: string | undefined): { normalise?: (v: Float32Array) => Float32Array; groups?: Array<{ start: number; end: number; weight: number }> } {
   const rep = representation ?? 'dsp';
-  if (!ctx.store.representation(rep) || ctx.store.vectorCount(rep) === 0) return undefined;
+  if (!ctx.store.representation(rep) || ctx.store.vectorCount(rep) === 0) return {};
   const normaliser = ctx.indexes.ensure(rep).meta.normaliser;
-  return (v) => applyNormaliser(normaliser, v);
+  return { normalise: (v) => applyNormaliser(normaliser, v), groups: normaliser.groups?.map((g) => ({ start: g.start, end: g.end, weight: g.scale * g.scale })) };
 }
 
 /**

@@ -95,6 +95,7 @@ async function evaluateCrossFitted(
       unit: split.train.map((i) => L.unit[teachAt(i)]),
       extra: split.test.map((i) => L.tracks[teachAt(i)].x),
       extraUnit: split.test.map((i) => L.unit[teachAt(i)]),
+      groups: c.o.groups,
       multiLabel: c.multiLabel,
     },
     requested,

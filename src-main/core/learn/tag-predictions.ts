@@ -30,6 +30,8 @@ export interface HeadOptions {
    * compares; without it, vectors are z-scored over the library.
    */
   normalise?: (v: Float32Array) => Float32Array;
+  /** The index space's feature groups (from the index's normaliser), for the kNN head's per-group vote. */
+  groups?: ReadonlyArray<{ start: number; end: number; weight: number }>;
   /** Defaults to false for genre, true for every other field. */
   multiLabel?: boolean;
   minSupport?: number;
@@ -196,7 +198,7 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
   const folds = o.folds ?? 5;
   const { fit: cf, selection } = await fitFieldHead(
     tf,
-    { data, unit: L.teach.map((t) => L.unit[t.at]), extra: rest.map((at) => L.tracks[at].x), extraUnit: rest.map((at) => L.unit[at]), multiLabel },
+    { data, unit: L.teach.map((t) => L.unit[t.at]), extra: rest.map((at) => L.tracks[at].x), extraUnit: rest.map((at) => L.unit[at]), groups: o.groups, multiLabel },
     requested,
     {
       folds,
@@ -242,11 +244,13 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
       const flagged = new Set([...own].filter((v) => taught.has(at) && disagrees(p, v, multiLabel, cf.thresholds[v])));
       if (flagged.size) suspicious++;
       const top = argmax(p);
-      // Single-label: propose only for tracks without a value, or to replace one the head flags.
+      // Single-label: propose only for tracks without a value, or to replace one the head flags; the proposal is
+      // the most probable value, with its calibrated confidence to sort and filter by (a track without a genre
+      // gets its likeliest one, not none). Multi-label: every value at or above its threshold (best held-out F1).
       const mayPropose = multiLabel || t.own.length === 0 || flagged.size > 0;
       for (let v = 0; v < L.values.length; v++) {
         const inFile = own.has(v);
-        const decided = p[v] >= cf.thresholds[v] && (multiLabel || top === v);
+        const decided = multiLabel ? p[v] >= cf.thresholds[v] : top === v;
         const proposed = decided && !inFile && mayPropose;
         if (!(p[v] >= 0.05 || inFile || proposed)) continue;
         if (proposed) proposals++;

@@ -2,7 +2,7 @@ import type { HeadSelection, HeadUsed, TagHeadKind } from '../../contract.js';
 import type { Tf } from '../tf/backend.js';
 import { AUTO_MLP_MIN_TRACKS, averageFits, calibrateCrossFit, pickHead, type CalibratedFit, type HeadChoice } from './auto.js';
 import { crossFit, HEAD_DEFAULTS, type FoldRunner, type HeadConfig, type HeadData, type HeadProgress } from './head.js';
-import { knnCrossFit } from './knn.js';
+import { KNN_DEFAULTS, knnCrossFit } from './knn.js';
 
 /**
  * A field's head, cross-fitted on its tagged tracks: the kind asked for, or for `auto` the best of the candidates
@@ -16,6 +16,8 @@ export interface FieldHeadInput {
   /** The untagged tracks, both ways. */
   extra: Float32Array[];
   extraUnit: Float32Array[];
+  /** The index space's feature groups, for the kNN head's per-group vote (see `KnnConfig.groups`). */
+  groups?: ReadonlyArray<{ start: number; end: number; weight: number }>;
   multiLabel: boolean;
 }
 
@@ -53,7 +55,7 @@ export async function fitFieldHead(tf: Tf, input: FieldHeadInput, kind: TagHeadK
   for (const k of kinds) {
     if (o.signal?.aborted) throw new DOMException('Training was cancelled.', 'AbortError');
     if (k === 'knn') {
-      const cf = knnCrossFit({ ...data, x: input.unit }, input.extraUnit, multiLabel, { folds, seed, tf });
+      const cf = knnCrossFit({ ...data, x: input.unit }, input.extraUnit, multiLabel, { folds, seed, tf, config: { ...KNN_DEFAULTS, groups: input.groups } });
       fits.push({ kind: 'knn', fit: calibrateCrossFit(cf, data.y, data.nValues, multiLabel) });
       continue;
     }

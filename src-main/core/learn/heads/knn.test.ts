@@ -61,6 +61,22 @@ describe('kNN head', () => {
     expect(scoreFit(cf, d.y, 3, false).score).toBeGreaterThan(0.8);
   });
 
+  it('lets each feature group vote with its own neighbours, averaged by weight', () => {
+    // Group A (dims 0–1) says value 0, group B (dims 2–3) says value 1 for the query.
+    const train: HeadData = {
+      x: [Float32Array.of(1, 0, 0, 1), Float32Array.of(0, 1, 1, 0)],
+      y: [[0], [1]],
+      nValues: 2,
+    };
+    const q = [Float32Array.of(0.9, 0.1, 0.6, 0.4)];
+    const c = { k: 1, beta: 0, smoothing: 0 };
+    const whole = knnProbabilities(train, q, false, c);
+    const grouped = knnProbabilities(train, q, false, { ...c, groups: [{ start: 0, end: 2, weight: 3 }, { start: 2, end: 4, weight: 1 }] });
+    expect(whole[0][0]).toBe(1);
+    expect(grouped[0][0]).toBeCloseTo(0.75, 6);
+    expect(grouped[0][1]).toBeCloseTo(0.25, 6);
+  });
+
   it('gives multi-label shares per value', () => {
     const train: HeadData = { x: unitRows([Float32Array.of(1, 0), Float32Array.of(1, 0.1), Float32Array.of(0, 1)]), y: [[0, 1], [1], [2]], nValues: 3 };
     const [p] = knnProbabilities(train, unitRows([Float32Array.of(1, 0.05)]), true, { k: 2, beta: 0, smoothing: 0 });

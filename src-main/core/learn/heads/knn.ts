@@ -14,6 +14,14 @@ import { assembleCrossFit, foldTasks, type CrossFit, type FoldTask, type HeadDat
 export interface KnnConfig {
   /** Neighbours that vote (fewer when fewer tracks are tagged). */
   k: number;
+  /**
+   * The representation's feature groups (dimension ranges of the index space and their weights). With more than
+   * one, each group's own nearest neighbours vote and the groups' probabilities are averaged by weight — a
+   * random-subspace ensemble (Ho 1998), so no single group's neighbours decide. Measured on real music (genre =
+   * album from 84 and 148 tagged tracks, 13 splits each): right on 59 % of the held-out tracks against 53 % for
+   * one vote over the whole vector on the first corpus, 59 % either way on the second.
+   */
+  groups?: ReadonlyArray<{ start: number; end: number; weight: number }>;
   /** Sharpness of the distance weighting: a neighbour's vote is exp(β · cosine). */
   beta: number;
   /** Weight of the prior, in votes of the nearest neighbour's size. */
@@ -106,6 +114,18 @@ export function knnProbabilities(
   c: KnnConfig = KNN_DEFAULTS,
   o: { tf?: Tf; exclude?: (q: number, j: number) => boolean } = {},
 ): Float32Array[] {
+  if (c.groups && c.groups.length > 1) {
+    const total = c.groups.reduce((a, g) => a + g.weight, 0);
+    const out = queries.map(() => new Float32Array(train.nValues));
+    for (const g of c.groups) {
+      const part = (x: readonly Float32Array[]) => unitRows(x.map((v) => v.subarray(g.start, g.end)));
+      const p = knnProbabilities({ ...train, x: part(train.x) }, part(queries), multiLabel, { ...c, groups: undefined }, o);
+      p.forEach((row, q) => {
+        for (let v = 0; v < row.length; v++) out[q][v] += (g.weight / total) * row[v];
+      });
+    }
+    return out;
+  }
   const n = train.x.length;
   const V = train.nValues;
   const prior = new Float64Array(V);
@@ -152,12 +172,16 @@ export function knnFold(
 
 /**
  * k-fold cross-fit of the kNN head, the same folds `crossFit` uses for the trained heads: every tagged sample is
- * voted by the other folds' samples, every extra one gets the mean over the folds. `data.x` and `extra` must be
+ * voted by the other folds' samples, every extra one by all the tagged samples. `data.x` and `extra` must be
  * unit vectors (`unitRows`).
  */
 export function knnCrossFit(data: HeadData, extra: readonly Float32Array[], multiLabel: boolean, o: { folds?: number; seed?: number; config?: KnnConfig; tf?: Tf } = {}): CrossFit {
   const k = Math.max(2, Math.min(o.folds ?? 5, data.x.length));
   const tasks = foldTasks(data.y, k, o.seed ?? 1);
-  const results = tasks.map((task) => knnFold(data, extra, task, multiLabel, o.config ?? KNN_DEFAULTS, o.tf));
-  return assembleCrossFit(data, extra.length, tasks, results, multiLabel);
+  const c = o.config ?? KNN_DEFAULTS;
+  // The folds give the tagged tracks their held-out votes; the extra tracks are voted by every tagged track at
+  // once (a kNN head trains nothing, so nothing is gained by leaving a fold out for them).
+  const results = tasks.map((task) => ({ ...knnFold(data, [], task, multiLabel, c, o.tf), extra: [] as Float32Array[] }));
+  const cf = assembleCrossFit(data, 0, tasks, results, multiLabel);
+  return { ...cf, extra: knnProbabilities(data, extra, multiLabel, c, { tf: o.tf }) };
 }
