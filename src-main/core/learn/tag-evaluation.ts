@@ -5,7 +5,8 @@ import type { TagEvaluation } from '../contract.js';
 import type { LibraryStore } from '../store/library-store.js';
 import { foldRunnerFor } from './heads/head-pool.js';
 import { fitFieldHead } from './heads/fit-field.js';
-import { calibrateThresholds, fitFold, HeadDataError, type FoldTask, type HeadConfig, type HeadData, type HeadProgress } from './heads/head.js';
+import { HeadDataError, type HeadConfig, type HeadData, type HeadProgress } from './heads/head.js';
+import { calibrateThresholds, fitFold, type FoldTask } from './heads/cross-fit.js';
 import { argmax, gather, isMultiLabelField, type HeadOptions } from './tag-predictions.js';
 import type { Tf } from './tf/backend.js';
 

@@ -1,6 +1,6 @@
 import { meanAveragePrecision } from '../../eval/metrics.js';
 import { applyCalibration, fitCalibration, singleLabelNll, type Calibration } from './calibration.js';
-import { calibrateThresholds, type CrossFit } from './head.js';
+import { calibrateThresholds, type CrossFit } from './cross-fit.js';
 
 /**
  * The `auto` head: every candidate head is cross-fitted on the field's tagged tracks (the same folds), and the one

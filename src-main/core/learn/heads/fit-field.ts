@@ -1,7 +1,8 @@
 import type { HeadSelection, HeadUsed, TagHeadKind } from '../../contract.js';
 import type { Tf } from '../tf/backend.js';
 import { AUTO_MLP_MIN_TRACKS, averageFits, calibrateCrossFit, pickHead, type CalibratedFit, type HeadChoice } from './auto.js';
-import { crossFit, HEAD_DEFAULTS, type FoldRunner, type HeadConfig, type HeadData, type HeadProgress } from './head.js';
+import { HEAD_DEFAULTS, type HeadConfig, type HeadData, type HeadProgress } from './head.js';
+import { crossFit, type FoldRunner } from './cross-fit.js';
 import { KNN_DEFAULTS, knnCrossFit } from './knn.js';
 
 /**

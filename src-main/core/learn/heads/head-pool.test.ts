@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../util/random.js';
 import { loadTf, type Tf } from '../tf/backend.js';
-import { crossFit, HeadDataError, type HeadData } from './head.js';
+import { HeadDataError, type HeadData } from './head.js';
+import { crossFit } from './cross-fit.js';
 import { foldRunnerFor, headPool, findHeadWorkerScript, POOL_MIN_SAMPLES } from './head-pool.js';
 
 let tf: Tf;

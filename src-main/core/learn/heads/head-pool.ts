@@ -3,7 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { findBundledScript } from '../../util/worker-script.js';
 import type { BackendName } from '../compute.js';
 import type { Tf } from '../tf/backend.js';
-import { HeadDataError, type FoldResult, type FoldRunner } from './head.js';
+import { HeadDataError } from './head.js';
+import { type FoldResult, type FoldRunner } from './cross-fit.js';
 import type { FromHeadWorker, SharedHeadData, ToHeadWorker } from './head-protocol.js';
 
 /** Where the bundled head worker lives (beside the running bundle, or the repository's out/cli). */

@@ -1,5 +1,6 @@
 import type { BackendName } from '../compute.js';
-import type { FoldTask, HeadConfig, HeadProgress } from './head.js';
+import type { HeadConfig, HeadProgress } from './head.js';
+import type { FoldTask } from './cross-fit.js';
 
 /**
  * Messages between the head pool and its worker threads. The samples travel once, in shared memory:

@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { loadTf } from '../tf/backend.js';
-import { fitFold, type HeadData } from './head.js';
+import { type HeadData } from './head.js';
+import { fitFold } from './cross-fit.js';
 import type { FromHeadWorker, SharedHeadData, ToHeadWorker } from './head-protocol.js';
 
 /**

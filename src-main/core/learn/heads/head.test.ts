@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../util/random.js';
 import { loadTf, type Tf } from '../tf/backend.js';
-import { calibrateThresholds, crossFit, disposeHead, dropInPlace, headProbabilities, segmentAveragedProbabilities, stratifiedFolds, trainHead, type HeadData } from './head.js';
+import { disposeHead, dropInPlace, headProbabilities, segmentAveragedProbabilities, trainHead, type HeadData } from './head.js';
+import { calibrateThresholds, crossFit, stratifiedFolds } from './cross-fit.js';
 
 let tf: Tf;
 beforeAll(async () => {

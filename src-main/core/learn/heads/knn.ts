@@ -1,5 +1,6 @@
 import type { Tf } from '../tf/backend.js';
-import { assembleCrossFit, foldTasks, type CrossFit, type FoldTask, type HeadData } from './head.js';
+import { type HeadData } from './head.js';
+import { assembleCrossFit, foldTasks, type CrossFit, type FoldTask } from './cross-fit.js';
 
 /**
  * The k-nearest-neighbour head: a track's values are voted by its k most similar tagged tracks, each vote
