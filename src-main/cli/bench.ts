@@ -218,14 +218,23 @@ function hnswAt(size: number, seed: Float32Array[]): void {
     return v.map((x) => x / n);
   });
   const queries = syntheticVectors(seed, QUERIES, rng);
+  // Plain cosine search, whose recall is measured against exact search, then the default ranking (mutual
+  // proximity over a larger candidate set), whose latency is what `similar` costs.
   const latencies: number[] = [];
   const found: number[][] = [];
   for (const q of queries) {
     const t = performance.now();
-    const hits = idx2.search('dsp', q, 10);
+    const hits = idx2.search('dsp', q, 10, undefined, { hubness: 'none' });
     latencies.push(performance.now() - t);
     found.push(hits.map((h) => h.trackId));
   }
+  const mpLatencies: number[] = [];
+  for (const q of queries) {
+    const t = performance.now();
+    idx2.search('dsp', q, 10, undefined, { hubness: 'mp' });
+    mpLatencies.push(performance.now() - t);
+  }
+  mpLatencies.sort((a, b) => a - b);
   // Exact top-10 by brute force for a subset of the queries.
   const exactN = Math.min(queries.length, size > 50_000 ? 200 : 500);
   let hit = 0;
@@ -259,6 +268,8 @@ function hnswAt(size: number, seed: Float32Array[]): void {
     queries: queries.length,
     p50ms: percentile(latencies, 0.5),
     p99ms: percentile(latencies, 0.99),
+    mpP50ms: percentile(mpLatencies, 0.5),
+    mpP99ms: percentile(mpLatencies, 0.99),
     recallAt10: hit / (exactN * 10),
     exactQueries: exactN,
   };
@@ -521,9 +532,10 @@ async function main(): Promise<void> {
   for (const size of SIZES) {
     log(`\nHNSW, ${size} vectors of ${DSP_REPRESENTATION.dim}-d (building…)`);
     hnswAt(size, seed);
-    const h = results[`hnsw_${size}`] as { buildSeconds: number; loadSeconds: number; p50ms: number; p99ms: number; recallAt10: number; exactQueries: number };
-    log(`  build ${h.buildSeconds.toFixed(1)} s, load ${h.loadSeconds.toFixed(2)} s`);
-    log(`  query p50 ${h.p50ms.toFixed(3)} ms, p99 ${h.p99ms.toFixed(3)} ms (target < 5 ms); recall@10 vs exact ${h.recallAt10.toFixed(4)} over ${h.exactQueries} queries (target ≥ 0.98)`);
+    const h = results[`hnsw_${size}`] as { buildSeconds: number; loadSeconds: number; p50ms: number; p99ms: number; mpP50ms: number; mpP99ms: number; recallAt10: number; exactQueries: number };
+    log(`  build ${h.buildSeconds.toFixed(1)} s (with the mutual-proximity statistics), load ${h.loadSeconds.toFixed(2)} s`);
+    log(`  query by cosine p50 ${h.p50ms.toFixed(3)} ms, p99 ${h.p99ms.toFixed(3)} ms (target < 5 ms); recall@10 vs exact ${h.recallAt10.toFixed(4)} over ${h.exactQueries} queries (target ≥ 0.98)`);
+    log(`  query by mutual proximity (the default) p50 ${h.mpP50ms.toFixed(3)} ms, p99 ${h.mpP99ms.toFixed(3)} ms (target < 5 ms)`);
   }
   libraryTable(100_000);
   await heads();
