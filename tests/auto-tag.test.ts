@@ -159,8 +159,13 @@ describe('review and tag --write', () => {
     const written = runSql("SELECT COUNT(*) AS n FROM predictions WHERE field = 'genre' AND status = 'written'", []) as Array<{ n: number }>;
     expect(written[0].n).toBe(report.written.length);
 
+    // Nothing left to write: it says why and what to run.
+    expect(cli(['tag', '--write', '--fields', 'genre'], { home }).stdout).toMatch(/Nothing to write: every accepted value for genre is written already \(\d+; `earmark tag --undo last` takes the latest batch back\)/);
+    expect(cli(['tag', '--write', '--fields', 'mood'], { home }).stdout).toMatch(/Nothing to write: no prediction is accepted for mood\. \d+ proposals? waits? for review: accept them with `earmark review --accept`/);
+
     const undo = cliJson<TagWriteReport>(['tag', '--undo', report.batch], { home });
     expect(undo.written.length).toBe(report.written.length);
+    expect(undo.written.every((x) => x.restored === 'bytes')).toBe(true);
     for (const r of rows) expect((await readTrackFacts(r.path)).facets.genre ?? []).toEqual(before.get(r.path));
   });
 

@@ -46,6 +46,7 @@ describe('earmark tag', () => {
     expect(cli(['tag', '--track', join(t.dir, 'outside.flac'), '--set', 'genre=Jazz'], { home }).stderr).toMatch(/not a track in the library/);
     expect(cli(['tag', '--track', '1', '--set', 'genre'], { home }).stderr).toMatch(/field=value/);
     expect(cli(['tag', '--undo', 'nope'], { home }).stderr).toMatch(/No tag-writing batch/);
+    expect(cli(['tag', '--write'], { home }).stdout).toMatch(/Nothing to write: there are no predictions yet\. Run `earmark predict`/);
   });
 });
 

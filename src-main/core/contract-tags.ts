@@ -155,5 +155,9 @@ export interface TagBatch {
 export interface UndoResult {
   batch: string;
   restored: number;
+  /** Of those, files given back their original bytes (untouched since the write)… */
+  restoredBytes: number;
+  /** …and files changed since the write, given back the values it replaced. */
+  restoredValues: number;
   refused: Array<{ path: string | null; message: string }>;
 }

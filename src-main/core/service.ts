@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { Earmark } from './api.js';
 import type {
@@ -8,29 +8,26 @@ import type {
   ApiRequest,
   ApiResponse,
   ErrorReport,
-  MapData,
   ModelSummary,
   RepresentationComparison,
   SimilarRequest,
   TagHeadKind,
-  TrackDetail,
   TrainJobRequest,
 } from './contract.js';
 import { lastLoss, lossCurve, type LossPoint } from './learn/loss-curve.js';
 import { checkModelName, readMeta, type ModelMeta } from './learn/model-store.js';
 import { lastComparison } from './api/recommend.js';
 import { BadRequestError, validateRequest } from './contract-schema.js';
-import { projectUmap } from './eval/projection.js';
 import { JobManager } from './jobs/job-manager.js';
-import { facetCounts, listRow, queryTracks } from './library/track-query.js';
+import { facetCounts, queryTracks } from './library/track-query.js';
 import { proposalPage } from './learn/tag-review.js';
 import { HeadDataError } from './learn/heads/head.js';
 import { resolveLibraryFile } from './media.js';
 import { isAudioPath } from './library/walk.js';
+import { NotFoundError } from './service-errors.js';
+import { libraryMap, trackDetail } from './service-views.js';
 
-export class NotFoundError extends Error {
-  readonly code = 'not-found';
-}
+export { NotFoundError };
 
 type Handlers = { [M in ApiMethod]: (req: ApiRequest<M>) => Promise<ApiResponse<M>> | ApiResponse<M> };
 
@@ -145,44 +142,6 @@ export class EarmarkService {
     });
   }
 
-  private async map(rep: string, field: string): Promise<MapData> {
-    const store = this.earmark.store;
-    const repRow = store.representation(rep);
-    if (!repRow || store.vectorCount(rep) === 0) throw new BadRequestError(`No "${rep}" vectors yet: analyze the library first.`);
-    const index = this.earmark.indexes.ensure(rep);
-    const cache = join(this.mapsDir, `${rep}.json`);
-    let proj: { generation: number; ids: number[]; xy: Array<[number, number]>; method: string; total: number } | null = null;
-    if (existsSync(cache)) {
-      try {
-        const c = JSON.parse(readFileSync(cache, 'utf8'));
-        if (c.generation === index.meta.generation) proj = c;
-      } catch {
-        proj = null;
-      }
-    }
-    if (!proj) {
-      const { ids, data } = store.vectors(rep);
-      const normalised = data.map((v) => this.earmark.indexes.normalise(rep, v));
-      const p = await projectUmap(Array.from(ids), normalised);
-      proj = { generation: index.meta.generation, ids: p.ids, xy: p.xy, method: p.method, total: ids.length };
-      mkdirSync(this.mapsDir, { recursive: true });
-      writeFileSync(`${cache}.tmp`, JSON.stringify(proj));
-      renameSync(`${cache}.tmp`, cache);
-    }
-    const values = store.fieldValues(field);
-    const counts = new Map<string, number>();
-    const points = [];
-    for (let i = 0; i < proj.ids.length; i++) {
-      const t = store.trackById(proj.ids[i]);
-      if (!t) continue;
-      const value = values.get(t.id)?.[0] ?? null;
-      if (value) counts.set(value, (counts.get(value) ?? 0) + 1);
-      points.push({ id: t.id, x: proj.xy[i][0], y: proj.xy[i][1], title: t.title, artist: t.artist, value });
-    }
-    const legend = [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
-    return { representation: rep, field, method: proj.method, total: proj.total, points, legend };
-  }
-
   private async similar(req: SimilarRequest) {
     const path = req.uploadId ? this.uploadPath(req.uploadId) : req.path;
     return this.earmark.similar({
@@ -195,48 +154,6 @@ export class EarmarkService {
       tags: req.tags,
       hubness: req.hubness,
     });
-  }
-
-  private async trackDetail(id: number, representation: string | undefined, k: number): Promise<TrackDetail> {
-    const store = this.earmark.store;
-    const t = store.trackById(id);
-    const row = listRow(store.db, id);
-    if (!t || !row) throw new NotFoundError(`No track with id ${id}.`);
-    const errors = store
-      .errors()
-      .filter((e) => e.track_id === id)
-      .map((e) => ({ stage: e.stage, code: e.code, message: e.message }));
-    const analysis = store.analysisInfo(id).map((a) => ({
-      representation: a.representation,
-      computedAt: a.computed_at,
-      excerpts: (JSON.parse(a.excerpts) as Array<{ offset: number; duration: number }>).map((e) => ({ offset: e.offset, duration: e.duration })),
-    }));
-    const preferred = this.earmark.defaultRepresentation().name;
-    const rep = representation ?? (analysis.some((a) => a.representation === preferred) ? preferred : analysis.some((a) => a.representation === 'dsp') ? 'dsp' : analysis[0]?.representation);
-    let neighbours = null;
-    if (rep && analysis.some((a) => a.representation === rep)) neighbours = await this.earmark.similar({ trackId: id, k, representation: rep });
-    return {
-      track: row,
-      tags: store.tagsOf(id),
-      file: {
-        path: t.path,
-        size: t.size,
-        modified: t.mtime_ms,
-        container: t.container,
-        codec: t.codec,
-        bitrate: t.bitrate,
-        sampleRate: t.sample_rate,
-        channels: t.channels,
-        lossless: t.lossless === null ? null : t.lossless === 1,
-        duration: t.duration,
-        trackNo: t.track_no,
-        albumArtist: t.album_artist,
-      },
-      analysis,
-      errors,
-      neighbours,
-      predictions: this.earmark.predictions(id),
-    };
   }
 
   private startPredict(fields: string[], representation: string | undefined, kind: TagHeadKind | undefined, minSupport: number | undefined) {
@@ -273,7 +190,7 @@ export class EarmarkService {
   private startWriteTags(o: { fields?: string[]; minConfidence?: number; trackIds?: number[] }) {
     return this.jobs.start('write-tags', 'Write accepted tags', async (ctx) => {
       const r = await this.earmark.writeAccepted({ ...o, onProgress: (done, total) => ctx.progress({ done, total }) });
-      if (r.written.length === 0 && r.refused.length === 0) return 'Nothing to write: accept some proposals first.';
+      if (r.written.length === 0 && r.refused.length === 0) return r.nothingBecause ?? 'Nothing to write.';
       const refused = r.refused.length ? `; ${r.refused.length} refused (${[...new Set(r.refused.map((x) => x.message))].slice(0, 2).join(' ')})` : '';
       return `Wrote ${r.written.length} file(s) in batch ${r.batch}${refused}.`;
     });
@@ -422,13 +339,13 @@ export class EarmarkService {
       },
       queryTracks: (q) => queryTracks(e.store.db, q),
       facets: ({ fields, limit }) => facetCounts(e.store.db, fields, limit),
-      track: ({ id, representation, k }) => this.trackDetail(id, representation, k ?? 10),
+      track: ({ id, representation, k }) => trackDetail(this.earmark, id, representation, k ?? 10),
       similar: (req) => this.similar(req),
       startScan: () => this.startScan(),
       startAnalyze: ({ representations }) => this.startAnalyze(representations),
       cancelJob: ({ id }) => this.jobs.cancel(id),
       jobs: () => this.jobs.list(),
-      map: ({ representation, field }) => this.map(representation ?? this.earmark.defaultRepresentation().name, (field ?? 'genre').toLowerCase()),
+      map: ({ representation, field }) => libraryMap(this.earmark, this.mapsDir, representation ?? this.earmark.defaultRepresentation().name, (field ?? 'genre').toLowerCase()),
       errors: (): ErrorReport => ({
         tracks: e.errors().map((r) => ({ trackId: r.track_id, path: r.path, stage: r.stage, code: r.code, message: r.message })),
         scan: e.scanProblems(),
@@ -449,7 +366,13 @@ export class EarmarkService {
         if (!e.tagBatches().some((b) => b.batch === batch)) throw new NotFoundError(`No tag batch ${batch}.`);
         const r = await e.undoTags(batch);
         this.emit({ type: 'library-changed' });
-        return { batch, restored: r.written.length, refused: r.refused.map((x) => ({ path: x.path, message: x.message })) };
+        return {
+          batch,
+          restored: r.written.length,
+          restoredBytes: r.written.filter((w) => w.restored === 'bytes').length,
+          restoredValues: r.written.filter((w) => w.restored === 'values').length,
+          refused: r.refused.map((x) => ({ path: x.path, message: x.message })),
+        };
       },
       compute: async () => {
         const rt = await e.tf();

@@ -50,12 +50,13 @@ export function registerLibraryCommands(program: Command): void {
     .command('scan')
     .description('scan music folders (incremental: only new, changed, moved or removed files are touched)')
     .argument('[folders...]', 'folders to scan (default: the folders scanned before)')
+    .option('--verify', 're-hash every file (finds files edited in place with their modification time put back)')
     .option('--json', 'print the report as JSON')
-    .action(async (folders: string[], o: { json?: boolean }, cmd: Command) => {
+    .action(async (folders: string[], o: { json?: boolean; verify?: boolean }, cmd: Command) => {
       await withEarmark(cmd, async (e) => {
         for (const f of folders) if (!existsSync(f)) throw new Error(`No such folder: ${f}`);
-        const bar = new ProgressBar('Scanning');
-        const r = await e.scan(folders, { onProgress: (p) => p.total > 0 && bar.update(p.done, p.total) });
+        const bar = new ProgressBar(o.verify ? 'Verifying' : 'Scanning');
+        const r = await e.scan(folders, { verify: o.verify, onProgress: (p) => p.total > 0 && bar.update(p.done, p.total) });
         bar.done();
         print(!!o.json, r, () => {
           const lines = [
@@ -98,6 +99,10 @@ export function registerLibraryCommands(program: Command): void {
             if (r.failed) {
               lines.push(`  ${r.failed} files could not be analysed:`);
               for (const f of r.failures.slice(0, 20)) lines.push(`  ! ${f.path}: ${f.message}`);
+            }
+            if (r.truncated.length) {
+              lines.push(`  ${r.truncated.length} file${r.truncated.length === 1 ? ' was' : 's were'} analysed on the part that decodes:`);
+              for (const f of r.truncated.slice(0, 20)) lines.push(`  ! ${f.path}: ${f.message}`);
             }
             for (const [rep, how] of Object.entries(r.indexes)) lines.push(`  index ${rep}: ${how === 'built' ? 'rebuilt' : 'up to date'}`);
             return lines.join('\n');

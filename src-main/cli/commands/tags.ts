@@ -22,7 +22,7 @@ export function registerTagCommands(program: Command): void {
     .option('--set <field=values>', 'values to write, ";"-separated, e.g. --set "genre=Jazz;Bebop" (repeatable; empty removes)', collect, [])
     .option('--id3 <version>', 'ID3v2 version for MP3/AIFF: 3 or 4', '4')
     .option('--dry-run', 'show what would change, write nothing')
-    .option('--undo <batch>', 'restore the values a batch replaced')
+    .option('--undo <batch>', 'undo a batch ("last": the latest): a file untouched since gets its original bytes back, a file changed since the values it had')
     .option('--batches', 'list the batches written so far')
     .option('--write', 'write the accepted predictions (see `earmark review`)')
     .option('--fields <list>', 'with --write: only these fields', fieldList)
@@ -72,10 +72,14 @@ export function registerTagCommands(program: Command): void {
             report = await e.writeTags(ids.map((trackId) => ({ trackId, changes })), { dryRun: o.dryRun, id3Version: o.id3 === '3' ? 3 : 4 });
           }
           print(!!o.json, report, () => {
-            const lines = report.written.map((w) => `${report.dryRun ? 'would write' : 'wrote'} ${w.path}: ${Object.keys(w.after).map((f) => `${f} ${JSON.stringify(w.before[f] ?? [])} → ${JSON.stringify(w.after[f])}`).join(', ')}`);
+            const lines = report.written.map((w) => {
+              const verb = report.dryRun ? 'would write' : w.restored === 'bytes' ? 'restored the original bytes of' : w.restored === 'values' ? 'restored the values of' : 'wrote';
+              const note = w.restored === 'values' ? ' (the file changed since the write, so its values, not its bytes)' : '';
+              return `${verb} ${w.path}: ${Object.keys(w.after).map((f) => `${f} ${JSON.stringify(w.before[f] ?? [])} → ${JSON.stringify(w.after[f])}`).join(', ')}${note}`;
+            });
             for (const r of report.refused) lines.push(`refused ${r.path ?? r.trackId}: ${r.message}`);
             if (!report.dryRun && report.written.length) lines.push(`batch ${report.batch} (undo: earmark tag --undo ${report.batch})`);
-            if (lines.length === 0) lines.push('Nothing to change.');
+            if (lines.length === 0) lines.push(report.nothingBecause ?? 'Nothing to change: the files already say that.');
             return lines.join('\n');
           });
           if (report.refused.length) process.exitCode = 3;

@@ -5,8 +5,8 @@ import { applyNormaliser } from '../index/normalise.js';
 import { defaultRepresentation } from './recommend.js';
 import { evaluateTags as evaluateHead } from '../learn/tag-evaluation.js';
 import { predictField, type FieldPrediction, type PredictOptions } from '../learn/tag-predictions.js';
-import { acceptedEdits, markWritten } from '../learn/tag-review.js';
-import { cleanStrayTemps, newBatchId, readJournal, safeWriteTags, TagWriteError, type FacetChanges } from '../library/tag-writer.js';
+import { acceptedEdits, markWritten, nothingToWriteReason } from '../learn/tag-review.js';
+import { cleanStrayTemps, listBatches, newBatchId, readJournal, restoreOriginalBytes, safeWriteTags, TagWriteError, type FacetChanges, type JournalEntry, type SafeWriteResult, type UndoMode } from '../library/tag-writer.js';
 import type { ApiContext } from './context.js';
 
 /** Tags: writing them into files (journaled, undoable), and the heads that learn, predict and evaluate tag fields. */
@@ -14,9 +14,18 @@ import type { ApiContext } from './context.js';
 export interface TagWriteReport {
   batch: string;
   dryRun: boolean;
-  written: Array<{ trackId: number; path: string; before: Record<string, string[]>; after: Record<string, string[]> }>;
+  written: Array<{
+    trackId: number;
+    path: string;
+    before: Record<string, string[]>;
+    after: Record<string, string[]>;
+    /** Undo only: the file's original bytes came back, or (it changed since the write) its values. */
+    restored?: UndoMode;
+  }>;
   refused: Array<{ trackId: number | null; path: string | null; code: string; message: string }>;
   undoOf?: string;
+  /** When nothing was written or refused: why, and what to run. */
+  nothingBecause?: string;
 }
 
 export interface PredictReport {
@@ -32,9 +41,9 @@ export interface PredictReport {
 export async function writeTags(
   ctx: ApiContext,
   edits: Array<{ trackId: number; changes: FacetChanges }>,
-  o: { dryRun?: boolean; id3Version?: 3 | 4; onProgress?: (done: number, total: number) => void } = {},
+  o: { dryRun?: boolean; id3Version?: 3 | 4; onProgress?: (done: number, total: number) => void; batch?: string } = {},
 ): Promise<TagWriteReport> {
-  const batch = newBatchId();
+  const batch = o.batch ?? newBatchId();
   const report: TagWriteReport = { batch, written: [], refused: [], dryRun: !!o.dryRun };
   let done = 0;
   for (const { trackId, changes } of edits) {
@@ -63,15 +72,12 @@ export async function writeTags(
         expected: { size: t.size, mtimeMs: t.mtime_ms, hash: t.content_hash },
         id3Version: o.id3Version,
       });
-      ctx.store.transaction(() => {
-        ctx.store.updateFileIdentity(trackId, { size: r.file.size, mtimeMs: r.file.mtimeMs, hash: r.file.hash });
-        ctx.store.setFacts(trackId, r.facts);
-        // The audio is bit-identical: the analysis stays valid for the new content hash.
-        ctx.store.db.prepare('UPDATE vectors SET content_hash = ? WHERE track_id = ?').run(r.file.hash, trackId);
-      });
+      recordWrite(ctx, trackId, r);
       report.written.push({ trackId, path: t.path, before: r.before, after: r.after });
     } catch (e) {
       const code = e instanceof TagWriteError ? e.code : 'write-failed';
+      // The next scan re-reads it by content, even if its size and time say it did not change.
+      if (code === 'changed-since-scan') ctx.store.markStale(trackId);
       report.refused.push({ trackId, path: t.path, code, message: e instanceof Error ? e.message : String(e) });
     }
     o.onProgress?.(++done, edits.length);
@@ -79,27 +85,79 @@ export async function writeTags(
   return report;
 }
 
-/** Restore the values a batch replaced, in every file not edited since (those are refused). */
-export async function undoTags(ctx: ApiContext, batch: string): Promise<TagWriteReport> {
+/**
+ * Undo a batch (`"last"`: the latest one). A file untouched since the write gets its original bytes back
+ * (`restoreOriginalBytes`, checked by SHA-256), so the tag version, field names, padding and chunk layout are the
+ * original's. A file changed since (edited by another program, rewritten) gets the values the batch replaced,
+ * written in the ID3v2 version it had, unless the batch's own fields were edited since: then it is refused and left
+ * as it is. Each written file says which (`restored`).
+ */
+export async function undoTags(ctx: ApiContext, batchOrLast: string): Promise<TagWriteReport> {
+  const batch = batchOrLast === 'last' ? latestBatch(ctx) : batchOrLast;
   const entries = readJournal(ctx.paths.journalDir, batch);
-  const edits: Array<{ trackId: number; changes: FacetChanges }> = [];
-  const refused: TagWriteReport['refused'] = [];
+  const undoBatch = newBatchId();
+  const report: TagWriteReport = { batch: undoBatch, written: [], refused: [], dryRun: false, undoOf: batch };
+  const byValues: Array<{ entry: JournalEntry; trackId: number }> = [];
   for (const e of entries) {
     const t = ctx.store.trackByPath(e.path);
     if (!t) {
-      refused.push({ trackId: null, path: e.path, code: 'missing', message: `${e.path} is no longer in the library.` });
+      report.refused.push({ trackId: null, path: e.path, code: 'missing', message: `${e.path} is no longer in the library; scan its folder, then undo again.` });
       continue;
     }
-    const now = ctx.store.tagsOf(t.id);
-    const untouched = Object.entries(e.after).every(([f, v]) => (now[f] ?? []).join('\u0000') === v.join('\u0000'));
-    if (!untouched) {
-      refused.push({ trackId: t.id, path: e.path, code: 'changed-since-scan', message: `${e.path} was edited after batch ${batch}; its tags are left as they are.` });
-      continue;
+    try {
+      cleanStrayTemps(dirname(t.path));
+      const r = await restoreOriginalBytes(e, {
+        ffmpeg: ctx.ffmpeg(),
+        journalDir: ctx.paths.journalDir,
+        batch: undoBatch,
+        expected: { size: t.size, mtimeMs: t.mtime_ms, hash: t.content_hash },
+      });
+      if (r) {
+        recordWrite(ctx, t.id, r);
+        report.written.push({ trackId: t.id, path: t.path, before: r.before, after: r.after, restored: 'bytes' });
+      } else byValues.push({ entry: e, trackId: t.id });
+    } catch (err) {
+      const code = err instanceof TagWriteError ? err.code : 'write-failed';
+      if (code === 'changed-since-scan') ctx.store.markStale(t.id);
+      report.refused.push({ trackId: t.id, path: t.path, code, message: err instanceof Error ? err.message : String(err) });
     }
-    edits.push({ trackId: t.id, changes: e.before });
   }
-  const r = await writeTags(ctx, edits);
-  return { ...r, refused: [...refused, ...r.refused], undoOf: batch };
+  // The files changed since the write: their values, where the batch's fields are still what it wrote.
+  for (const { entry: e, trackId } of byValues) {
+    const now = ctx.store.tagsOf(trackId);
+    const edited = Object.entries(e.after).filter(([f, v]) => (now[f] ?? []).join('\u0000') !== v.join('\u0000')).map(([f]) => f);
+    if (edited.length) {
+      report.refused.push({
+        trackId,
+        path: e.path,
+        code: 'changed-since-scan',
+        message: `${e.path}: ${edited.join(', ')} ${edited.length === 1 ? 'was' : 'were'} edited after batch ${batch}; left as ${edited.length === 1 ? 'it is' : 'they are'} (set the values by hand with earmark tag --set if you want the old ones).`,
+      });
+      continue;
+    }
+    const v = e.id3VersionBefore;
+    const r = await writeTags(ctx, [{ trackId, changes: e.before }], { id3Version: v === 4 ? 4 : v === 2 || v === 3 ? 3 : undefined, batch: undoBatch });
+    report.written.push(...r.written.map((w) => ({ ...w, restored: 'values' as const })));
+    report.refused.push(...r.refused);
+  }
+  return report;
+}
+
+/** The latest batch written (an undo is a batch too), or an error saying there is none. */
+function latestBatch(ctx: ApiContext): string {
+  const b = listBatches(ctx.paths.journalDir)[0];
+  if (!b) throw new Error('No tags have been written yet: there is nothing to undo.');
+  return b.batch;
+}
+
+/** After a write or an undo: the file's new identity and tags in the store; its analysis stays valid. */
+function recordWrite(ctx: ApiContext, trackId: number, r: SafeWriteResult): void {
+  ctx.store.transaction(() => {
+    ctx.store.updateFileIdentity(trackId, { size: r.file.size, mtimeMs: r.file.mtimeMs, hash: r.file.hash });
+    ctx.store.setFacts(trackId, r.facts);
+    // The audio is bit-identical: the analysis stays valid for the new content hash.
+    ctx.store.db.prepare('UPDATE vectors SET content_hash = ? WHERE track_id = ?').run(r.file.hash, trackId);
+  });
 }
 
 /**
@@ -155,6 +213,7 @@ export async function writeAccepted(
     edits.map(({ trackId, changes }) => ({ trackId, changes })),
     { dryRun: o.dryRun, id3Version: o.id3Version, onProgress: o.onProgress },
   );
+  if (report.written.length === 0 && report.refused.length === 0) report.nothingBecause = nothingToWriteReason(ctx.store, o);
   if (!o.dryRun) {
     const written = new Set(report.written.map((w) => w.trackId));
     // Values already in the file (nothing to write) count as written too.

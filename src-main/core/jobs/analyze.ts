@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Ffmpeg } from '../audio/decode.js';
 import { BUILTIN_REPRESENTATIONS, isBuiltin } from '../audio/representations.js';
 import type { LibraryStore, TrackRow } from '../store/library-store.js';
-import { decodeForAnalysis, failureOf, type AnalysisFailure } from './analyze-file.js';
+import { decodeForAnalysis, failureOf, truncationMessage, type AnalysisFailure, type Truncation } from './analyze-file.js';
 import type { Excerpt } from '../audio/representations.js';
 import type { FromWorker, ToWorker } from './analyze-protocol.js';
 import { findBundledScript } from '../util/worker-script.js';
@@ -31,6 +31,8 @@ export interface AnalyzeReport {
   decodeMs: number;
   computeMs: number;
   failures: Array<{ path: string } & AnalysisFailure>;
+  /** Analysed on what decodes, and reported: files that hold less audio than their header says. */
+  truncated: Array<{ path: string; message: string }>;
 }
 
 export interface AnalyzeOptions {
@@ -77,6 +79,7 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
     decodeMs: 0,
     computeMs: 0,
     failures: [],
+    truncated: [],
   };
   const progress = (current: string | null) => {
     const done = report.analyzed + report.failed;
@@ -99,7 +102,7 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
   const script = findWorkerScript(o.workerScript);
   let next = 0;
 
-  const saveResult = (t: TrackRow, vectors: Record<string, Float32Array>, excerpts: unknown) => {
+  const saveResult = (t: TrackRow, vectors: Record<string, Float32Array>, excerpts: unknown, truncated: Truncation | null) => {
     store.transaction(() => {
       // The file may have changed or gone while we worked: only store results for the content we analysed.
       const now = store.trackById(t.id);
@@ -107,7 +110,10 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
       for (const r of reps) store.putVector(t.id, r, t.content_hash, vectors[r], excerpts);
       store.clearErrors(t.id, 'decode');
       store.clearErrors(t.id, 'analyze');
+      // Analysed, and reported: the file holds less than its header says.
+      if (truncated) store.setError(t.id, 'decode', 'truncated', truncationMessage(truncated), JSON.stringify(truncated), t.content_hash);
     });
+    if (truncated) report.truncated.push({ path: t.path, message: truncationMessage(truncated) });
   };
   const saveFailure = (t: TrackRow, f: AnalysisFailure) => {
     store.transaction(() => {
@@ -132,6 +138,7 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
     audio: Float32Array[];
     excerpts: Excerpt[];
     decodeMs: number;
+    truncated: Truncation | null;
   }
 
   try {
@@ -179,7 +186,7 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
             (dec) => {
               decoding--;
               if (finished) return;
-              ready.push({ t, audio: dec.audio, excerpts: dec.excerpts, decodeMs: dec.ms });
+              ready.push({ t, audio: dec.audio, excerpts: dec.excerpts, decodeMs: dec.ms, truncated: dec.truncated });
               pump();
             },
             (e: unknown) => {
@@ -211,7 +218,7 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
           if (!d) return;
           try {
             if (m.type === 'result') {
-              saveResult(d.t, m.vectors, d.excerpts);
+              saveResult(d.t, m.vectors, d.excerpts, d.truncated);
               report.analyzed++;
               report.decodeMs += d.decodeMs;
               report.computeMs += m.computeMs;

@@ -157,6 +157,51 @@ export function acceptedEdits(
   return [...byTrack].map(([trackId, e]) => ({ trackId, ...e }));
 }
 
+/**
+ * Why `tag --write` has nothing to write, in words, with what to run: no predictions yet; none accepted (and how
+ * many wait for review); every accepted value below the confidence asked for; every accepted value written
+ * already; or none for the tracks or fields named.
+ */
+export function nothingToWriteReason(store: LibraryStore, o: { fields?: string[]; minConfidence?: number; trackIds?: number[] } = {}): string {
+  const fields = o.fields?.map((f) => f.toLowerCase());
+  const scope = [fields ? ` for ${fields.join(', ')}` : '', o.trackIds ? ` on the ${o.trackIds.length === 1 ? 'track' : `${o.trackIds.length} tracks`} named` : ''].join('');
+  const count = (status: string | null, extra = '', args: unknown[] = []) => {
+    const parts = ['1 = 1'];
+    const a: unknown[] = [];
+    if (status) {
+      parts.push('status = ?');
+      a.push(status);
+    }
+    if (fields) {
+      parts.push('field IN (SELECT value FROM json_each(?))');
+      a.push(JSON.stringify(fields));
+    }
+    if (o.trackIds) {
+      parts.push('track_id IN (SELECT value FROM json_each(?))');
+      a.push(JSON.stringify(o.trackIds));
+    }
+    const row = store.db.prepare(`SELECT COUNT(*) AS n, MAX(confidence) AS top FROM predictions WHERE ${parts.join(' AND ')}${extra}`).get(...a, ...args) as { n: number; top: number | null };
+    return row;
+  };
+  if ((store.db.prepare('SELECT COUNT(*) AS n FROM predictions').get() as { n: number }).n === 0) {
+    return 'Nothing to write: there are no predictions yet. Run `earmark predict` (Predict in the app), accept proposals with `earmark review --accept` (the Review view), then write.';
+  }
+  const accepted = count('accepted');
+  if (accepted.n === 0) {
+    const pending = count('pending', ' AND proposed = 1');
+    const written = count('written');
+    const waiting = `${pending.n} proposal${pending.n === 1 ? ' waits' : 's wait'} for review: accept them with \`earmark review --accept\` (the Review view), then write.`;
+    if (written.n > 0) return `Nothing to write: every accepted value${scope} is written already (${written.n}; \`earmark tag --undo last\` takes the latest batch back).${pending.n > 0 ? ` ${waiting}` : ''}`;
+    if (pending.n > 0) return `Nothing to write: no prediction is accepted${scope}. ${waiting}`;
+    return `Nothing to write: no prediction${scope} is proposed or accepted. Run \`earmark predict\` again after tagging more tracks, or name other fields.`;
+  }
+  if (o.minConfidence !== undefined) {
+    const above = count('accepted', ' AND confidence >= ?', [o.minConfidence]);
+    if (above.n === 0) return `Nothing to write: all ${accepted.n} accepted value${accepted.n === 1 ? ' is' : 's are'}${scope} below --min-confidence ${o.minConfidence} (the most confident is ${(accepted.top ?? 0).toFixed(2)}). Lower it, or leave it out.`;
+  }
+  return `Nothing to write: the accepted values${scope} are already what the files say.`;
+}
+
 /** After a successful write: the written values are now the file's own. */
 export function markWritten(store: LibraryStore, trackId: number, values: Array<{ field: string; value: string }>): void {
   const up = store.db.prepare("UPDATE predictions SET status = 'written', in_file = 1, proposed = 0, decided_at = ? WHERE track_id = ? AND field = ? AND value = ?");

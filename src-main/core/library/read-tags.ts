@@ -1,4 +1,9 @@
-import { parseFile, type IAudioMetadata } from 'music-metadata';
+import { fileTypeFromFile } from 'file-type';
+import { parseFile, parseStream, type IAudioMetadata } from 'music-metadata';
+import { createReadStream, statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parseTcon, readId3v2, type Id3v2Tag } from './id3v2.js';
+import { oggStreams } from './ogg.js';
 
 /** What scanning learns of a file from its headers and tags. */
 export interface TrackFacts {
@@ -17,16 +22,32 @@ export interface TrackFacts {
   year: number | null;
   /** Facet fields by lower-case name (genre, mood, style, theme, custom TXXX/Vorbis/MP4 fields), values as stored. */
   facets: Record<string, string[]>;
+  /** When the file's content is another format than its extension names ("flac" for a FLAC named .mp3): its tags were read by content. */
+  contentFormat?: string;
 }
 
-// The standard ID3v1 genre list (0–79), for TCON values such as "(17)" or "17".
-const ID3V1_GENRES = 'Blues,Classic Rock,Country,Dance,Disco,Funk,Grunge,Hip-Hop,Jazz,Metal,New Age,Oldies,Other,Pop,R&B,Rap,Reggae,Rock,Techno,Industrial,Alternative,Ska,Death Metal,Pranks,Soundtrack,Euro-Techno,Ambient,Trip-Hop,Vocal,Jazz+Funk,Fusion,Trance,Classical,Instrumental,Acid,House,Game,Sound Clip,Gospel,Noise,AlternRock,Bass,Soul,Punk,Space,Meditative,Instrumental Pop,Instrumental Rock,Ethnic,Gothic,Darkwave,Techno-Industrial,Electronic,Pop-Folk,Eurodance,Dream,Southern Rock,Comedy,Cult,Gangsta,Top 40,Christian Rap,Pop/Funk,Jungle,Native American,Cabaret,New Wave,Psychadelic,Rave,Showtunes,Trailer,Lo-Fi,Tribal,Acid Punk,Acid Jazz,Polka,Retro,Musical,Rock & Roll,Hard Rock'.split(',');
+// Extensions (and file-type's names) by the container family they stand for.
+const FAMILY: Record<string, string> = {
+  mp3: 'mpeg', mp2: 'mpeg', flac: 'flac', ogg: 'ogg', oga: 'ogg', opus: 'ogg', spx: 'ogg', m4a: 'mp4', mp4: 'mp4', m4b: 'mp4', m4p: 'mp4',
+  aac: 'aac', wav: 'wav', wave: 'wav', aif: 'aiff', aiff: 'aiff', aifc: 'aiff', wma: 'asf', asf: 'asf', ape: 'ape', wv: 'wv', mpc: 'mpc',
+  webm: 'mkv', mka: 'mkv', mkv: 'mkv', dsf: 'dsf', dff: 'dff',
+};
 
-function id3Genre(v: string): string {
-  const m = /^\((\d+)\)(.*)$/.exec(v) ?? /^(\d+)()$/.exec(v);
-  if (!m) return v;
-  const name = ID3V1_GENRES[Number(m[1])];
-  return m[2] ? m[2] : (name ?? v);
+/**
+ * The file's format by its content (magic bytes, the `file-type` package), when that is a different audio format
+ * than its extension names; null when they agree or either is unknown. music-metadata picks its parser by the
+ * extension, so a FLAC named .mp3 would otherwise read as no tags at all.
+ */
+async function formatByContent(path: string): Promise<{ ext: string; mime: string } | null> {
+  const named = FAMILY[extname(path).slice(1).toLowerCase()];
+  if (!named) return null;
+  try {
+    const t = await fileTypeFromFile(path);
+    if (!t || !FAMILY[t.ext] || FAMILY[t.ext] === named) return null;
+    return { ext: t.ext, mime: t.mime };
+  } catch {
+    return null;
+  }
 }
 
 function text(v: unknown): string | null {
@@ -53,7 +74,7 @@ const NUL_OR_SEMICOLON = new RegExp(`${String.fromCharCode(0)}|;`);
 function addFacet(facets: Record<string, string[]>, field: string, value: string | null, separator: RegExp = NUL): void {
   if (value === null) return;
   const name = field.trim().toLowerCase();
-  if (!name || NOT_FACETS.has(name) || name.startsWith('musicbrainz') || name.startsWith('acoustid') || name.startsWith('replaygain')) return;
+  if (!name || NOT_FACETS.has(name) || name.startsWith('musicbrainz') || name.startsWith('acoustid') || name.startsWith('replaygain') || name.startsWith('mp3gain')) return;
   // ID3v2.4 keeps several values in one frame separated by NUL; older taggers leave the NUL in.
   for (const part of value.split(separator)) {
     const v = part.trim();
@@ -63,20 +84,27 @@ function addFacet(facets: Record<string, string[]>, field: string, value: string
   }
 }
 
-/** Facets from the native tag frames (music-metadata's `common` folds style into genre and keeps one mood). */
-export function facetsFromNative(native: IAudioMetadata['native']): Record<string, string[]> {
-  const facets: Record<string, string[]> = {};
-  // Prefer the richest tag format present: ID3v2.4 > ID3v2.3 > the rest; ID3v1 only if nothing else has a genre.
-  const order = Object.keys(native).sort((a, b) => rank(a) - rank(b));
-  for (const format of order) {
-    const before = JSON.stringify(facets);
-    for (const tag of native[format]) {
+/**
+ * Facets from a file's tags, one view for scanning, showing, writing and verifying. Each tag block is read by
+ * itself; a field comes from the most authoritative block that has it, as TagLib's `File::properties()` and
+ * foobar2000 do: Vorbis comments / MP4 / ASF items first (a FLAC's Vorbis comments over a stale ID3v2 block),
+ * then ID3v2 (read by `id3v2.ts`, not music-metadata, for TCON's references and numeric-looking text), then
+ * APEv2, then RIFF INFO, then ID3v1. So a WAV whose INFO chunk has the genre and whose `id3 ` chunk has the mood
+ * shows both. music-metadata's `common` is not used: it folds style into genre and keeps one mood.
+ */
+export function facetsFromTags(native: IAudioMetadata['native'], id3: Id3v2Tag | null): Record<string, string[]> {
+  const blocks: Array<{ rank: number; facets: Record<string, string[]> }> = [];
+  if (id3) blocks.push({ rank: 1, facets: id3Facets(id3) });
+  for (const [format, tags] of Object.entries(native)) {
+    if (format.startsWith('ID3v2') && id3) continue; // read above, from the bytes
+    const facets: Record<string, string[]> = {};
+    for (const tag of tags) {
       const id = tag.id;
       const value = text(tag.value);
       if (format.startsWith('ID3v2')) {
-        // ID3v2.3 has no multi-value frames: taggers join values with ";" (TagLib) — split them again.
+        // Only when id3v2.ts found no tag (e.g. one appended at the end): music-metadata's reading.
         const sep = format === 'ID3v2.4' ? NUL : NUL_OR_SEMICOLON;
-        if (id === 'TCON' || id === 'TCO') addFacet(facets, 'genre', value === null ? null : id3Genre(value), sep);
+        if (id === 'TCON' || id === 'TCO') addFacet(facets, 'genre', value, sep);
         else if (id === 'TMOO') addFacet(facets, 'mood', value, sep);
         else if (id.startsWith('TXXX:')) addFacet(facets, id.slice(5), value, sep);
       } else if (format === 'vorbis' || format === 'APEv2' || format === 'asf') {
@@ -84,31 +112,59 @@ export function facetsFromNative(native: IAudioMetadata['native']): Record<strin
         addFacet(facets, key.toLowerCase() === 'genre' ? 'genre' : key, value);
       } else if (format === 'iTunes') {
         if (id === '©gen') addFacet(facets, 'genre', value);
-        else if (id === 'gnre') addFacet(facets, 'genre', value === null ? null : id3Genre(value));
+        else if (id === 'gnre') addFacet(facets, 'genre', value);
         else if (id.startsWith('----:com.apple.iTunes:')) addFacet(facets, id.slice('----:com.apple.iTunes:'.length), value);
       } else if (format === 'exif' || format === 'RIFF' || format === 'riff') {
         if (id === 'IGNR') addFacet(facets, 'genre', value);
       } else if (format === 'ID3v1') {
-        if (id === 'genre' && !facets.genre) addFacet(facets, 'genre', value);
+        if (id === 'genre') addFacet(facets, 'genre', value);
       }
     }
-    // The first tag format that carried facets wins: a file with ID3v2 and APE keeps ID3v2's view.
-    if (JSON.stringify(facets) !== before && format !== 'ID3v1') break;
+    blocks.push({ rank: rank(format), facets });
+  }
+  blocks.sort((a, b) => a.rank - b.rank);
+  const merged: Record<string, string[]> = {};
+  for (const b of blocks) for (const [field, values] of Object.entries(b.facets)) if (!(field in merged) && values.length) merged[field] = values;
+  return merged;
+}
+
+/** The facets of an ID3v2 tag: TCON (references resolved by `parseTcon`), TMOO, and TXXX fields. */
+export function id3Facets(tag: Id3v2Tag): Record<string, string[]> {
+  const facets: Record<string, string[]> = {};
+  // ID3v2.2/2.3 have no multi-value frames: taggers join values with ";" (TagLib) or NUL — split both.
+  const sep = tag.version === 4 ? NUL : NUL_OR_SEMICOLON;
+  for (const f of tag.frames) {
+    const values = f.values.flatMap((v) => v.split(sep));
+    if (f.id === 'TCON' || f.id === 'TCO') for (const v of values) for (const g of parseTcon(v.trim(), tag.version)) addFacet(facets, 'genre', g);
+    else if (f.id === 'TMOO') for (const v of values) addFacet(facets, 'mood', v);
+    else if ((f.id === 'TXXX' || f.id === 'TXX') && f.description) for (const v of values) addFacet(facets, f.description, v);
   }
   return facets;
 }
 
 function rank(format: string): number {
-  if (format === 'ID3v2.4') return 0;
-  if (format === 'ID3v2.3') return 1;
-  if (format.startsWith('ID3v2')) return 2;
+  if (format === 'vorbis' || format === 'iTunes' || format === 'asf') return 0;
+  if (format === 'ID3v2.4') return 1;
+  if (format === 'ID3v2.3') return 1.1;
+  if (format.startsWith('ID3v2')) return 1.2;
+  if (format === 'APEv2') return 4;
+  if (format === 'exif' || format === 'RIFF' || format === 'riff') return 5;
   if (format === 'ID3v1') return 9;
   return 3;
 }
 
 /** Read headers and tags. Throws for files music-metadata cannot parse (the scanner records that per file). */
 export async function readTrackFacts(path: string): Promise<TrackFacts> {
-  const m = await parseFile(path, { duration: true, skipCovers: true });
+  const byContent = await formatByContent(path);
+  const m = byContent
+    ? await parseStream(createReadStream(path), { mimeType: byContent.mime, size: statSync(path).size }, { duration: true, skipCovers: true })
+    : await parseFile(path, { duration: true, skipCovers: true });
+  let id3: Id3v2Tag | null = null;
+  try {
+    id3 = readId3v2(path);
+  } catch {
+    id3 = null; // unreadable tag bytes: music-metadata's reading of it stands
+  }
   const f = m.format;
   if (!f.container && !f.codec) throw new Error('not a recognised audio file (no container or codec found)');
   const c = m.common;
@@ -116,7 +172,7 @@ export async function readTrackFacts(path: string): Promise<TrackFacts> {
   return {
     container: f.container ?? null,
     codec: f.codec ?? null,
-    duration: f.duration && Number.isFinite(f.duration) ? f.duration : null,
+    duration: chainedDuration(path, f.container) ?? (f.duration && Number.isFinite(f.duration) ? f.duration : null),
     sampleRate: f.sampleRate ?? null,
     channels: f.numberOfChannels ?? null,
     bitrate: f.bitrate && Number.isFinite(f.bitrate) ? f.bitrate : null,
@@ -127,6 +183,20 @@ export async function readTrackFacts(path: string): Promise<TrackFacts> {
     title: nonEmpty(c.title),
     trackNo: c.track?.no ?? null,
     year: c.year ?? null,
-    facets: facetsFromNative(m.native),
+    facets: facetsFromTags(m.native, id3),
+    ...(byContent ? { contentFormat: byContent.ext } : {}),
   };
+}
+
+/** A chained Ogg file lasts as long as all its streams (music-metadata reports the first); null otherwise. */
+function chainedDuration(path: string, container: string | undefined): number | null {
+  if (!container || !/ogg/i.test(container)) return null;
+  try {
+    const streams = oggStreams(path);
+    if (streams.length < 2) return null;
+    const total = streams.reduce((a, s) => a + (s.seconds ?? 0), 0);
+    return total > 0 ? total : null;
+  } catch {
+    return null;
+  }
 }

@@ -27,6 +27,11 @@ export interface ScanOptions {
   signal?: AbortSignal;
   /** Files hashed and read at once. */
   concurrency?: number;
+  /**
+   * Hash every file and re-read the tags of any whose content changed, even where size and modification time
+   * say nothing did (a file edited in place by a program that put the time back).
+   */
+  verify?: boolean;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>, signal?: AbortSignal): Promise<R[]> {
@@ -58,7 +63,8 @@ async function readFacts(path: string): Promise<Read> {
 }
 
 /**
- * Scan music folders into the store, incrementally: files whose size and mtime are unchanged are not opened;
+ * Scan music folders into the store, incrementally: files whose size and mtime are unchanged are not opened
+ * (with `verify`, every file is hashed); a track marked stale (a tag write found it changed) is always re-read;
  * new and changed files are hashed and their tags read; a file that vanished from one path and appears at
  * another with the same content hash is a move (it keeps its id, tags and analysis); vanished files leave.
  * Unreadable folders, vanished files and over-long names are reported, never fatal.
@@ -87,7 +93,7 @@ export async function scanLibrary(store: LibraryStore, folders: readonly string[
   for (const f of found) {
     seen.add(f.path);
     const t = existing.get(f.path);
-    if (t && t.size === f.size && t.mtime_ms === f.mtimeMs) unchanged++;
+    if (t && !o.verify && t.size === f.size && t.mtime_ms === f.mtimeMs) unchanged++;
     else toHash.push(f);
   }
   const vanished = [...existing.values()].filter((t) => !seen.has(t.path));

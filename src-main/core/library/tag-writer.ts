@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import type { Ffmpeg } from '../audio/decode.js';
+import { applyByteDelta, byteDelta, DELTA_MAX_BYTES, DELTA_MAX_FILE, sha256 } from './byte-delta.js';
 import { contentHash } from './content-hash.js';
+import { readId3v2 } from './id3v2.js';
+import { oggStreams } from './ogg.js';
 import { readTrackFacts, type TrackFacts } from './read-tags.js';
 import { writeTags, type TagSet } from './tag-fields.js';
 
@@ -47,6 +50,14 @@ export interface JournalEntry {
   hashBefore: string;
   hashAfter: string | null;
   state: 'pending' | 'done';
+  /** The ID3v2 version the file had before (2, 3, 4), or null without ID3v2: a values undo writes that version. */
+  id3VersionBefore?: number | null;
+  /** SHA-256 of the whole file before and after the write: undo gives back the original bytes only from `sha256After`. */
+  sha256Before?: string;
+  sha256After?: string;
+  /** The binary delta from the written file to the original (`byte-delta.ts`), relative to the journal folder. */
+  delta?: string | null;
+  deltaBytes?: number;
 }
 
 export interface SafeWriteOptions {
@@ -58,6 +69,9 @@ export interface SafeWriteOptions {
   /** Tests: throw at this step, as a crash there would stop the write. */
   failAt?: WriteStep;
 }
+
+/** How a file was given back by undo: its original bytes, or (the file changed since the write) its values. */
+export type UndoMode = 'bytes' | 'values';
 
 export interface SafeWriteResult {
   path: string;
@@ -93,6 +107,34 @@ function appendJournal(dir: string, e: JournalEntry): void {
   }
 }
 
+/** Where a batch's deltas live, and one file's delta name (stable per batch and path). */
+function deltaName(batch: string, path: string): string {
+  return join(`${batch}.d`, `${createHash('sha256').update(path).digest('hex').slice(0, 20)}.fossil`);
+}
+
+/**
+ * Keep the delta from `written` back to `original` in the journal (fsynced), if the file is small enough and the
+ * delta within `DELTA_MAX_BYTES`; returns its name, or null when undo will restore values only.
+ */
+function keepDelta(journalDir: string, batch: string, path: string, written: Uint8Array, original: Uint8Array): { name: string; bytes: number } | null {
+  const delta = byteDelta(written, original);
+  if (delta.length > DELTA_MAX_BYTES) return null;
+  const name = deltaName(batch, path);
+  const full = join(journalDir, name);
+  mkdirSync(dirname(full), { recursive: true });
+  const tmp = `${full}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, delta);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, full);
+  fsyncPath(dirname(full));
+  return { name, bytes: delta.length };
+}
+
 /** The journal of a batch: the last line per path wins (pending, then done). */
 export function readJournal(dir: string, batch: string): JournalEntry[] {
   if (!/^[\w.-]+$/.test(batch)) throw new Error(`"${batch}" is not a batch id.`);
@@ -118,7 +160,7 @@ export function listBatches(dir: string): Array<{ batch: string; files: number; 
     .map((f) => {
       const batch = f.slice(0, -6);
       const entries = readJournal(dir, batch);
-      return { batch, files: entries.length, at: Math.min(...entries.map((e) => e.at)) };
+      return { batch, files: entries.length, at: entries.length ? Math.min(...entries.map((e) => e.at)) : 0 };
     })
     .sort((a, b) => b.at - a.at);
 }
@@ -183,28 +225,66 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
   try {
     st = statSync(path);
   } catch {
-    throw new TagWriteError('missing', `${path} is gone; scan again.`);
+    throw new TagWriteError('missing', `${path} is gone (moved, renamed or deleted); no ${fields.join(', ')} written. Scan again, then write again.`);
   }
   if (st.size !== o.expected.size || Math.floor(st.mtimeMs) !== Math.floor(o.expected.mtimeMs) || (await contentHash(path)) !== o.expected.hash) {
-    throw new TagWriteError('changed-since-scan', `${path} changed since it was scanned; scan again before writing tags.`);
+    throw new TagWriteError('changed-since-scan', `${path} changed since it was scanned (another program edited it); no ${fields.join(', ')} written. Scan again (earmark scan, or Scan in the app; it re-reads this file), then write again.`);
   }
   try {
     await access(path, constants.W_OK);
     await access(folder, constants.W_OK);
   } catch {
-    throw new TagWriteError('read-only', `${path} is read-only (or its folder is); Earmark does not force it.`);
+    throw new TagWriteError('read-only', `${path} is read-only (or its folder is); no ${fields.join(', ')} written: Earmark does not force it. Make it writable (chmod u+w, or the file's Properties), then write again.`);
   }
   if (!/\.(mp3|flac|ogg|oga|opus|m4a|mp4|m4b|wav|aiff?)$/i.test(path)) {
-    throw new TagWriteError('unsupported', `Earmark does not write tags into ${basename(path)} (MP3, FLAC, Ogg, Opus, M4A, WAV and AIFF only).`);
+    throw new TagWriteError('unsupported', `${path}: Earmark writes tags into MP3, FLAC, Ogg, Opus, M4A, WAV and AIFF files only; no ${fields.join(', ')} written. Tag it with a tagger for its format (the values are in earmark review).`);
   }
-  const current = await readTrackFacts(path);
+  if (/\.(ogg|oga|opus)$/i.test(path)) {
+    const streams = oggStreams(path).length;
+    if (streams > 1) {
+      throw new TagWriteError(
+        'unsupported',
+        `${path} is a chained Ogg file (${streams} streams one after another, as radio recordings and some rips are); no ${fields.join(', ')} written: tag writers change only the first stream's tags, so the others would keep theirs. Split it into one file per stream (for example with oggz or ffmpeg) to tag it.`,
+      );
+    }
+  }
+  let current: TrackFacts;
+  try {
+    current = await readTrackFacts(path);
+  } catch (e) {
+    throw new TagWriteError('unsupported', `${path} is not an audio file Earmark can read (${(e as Error).message}); no ${fields.join(', ')} written.`);
+  }
+  if (current.contentFormat) {
+    const ext = extname(path);
+    throw new TagWriteError(
+      'unsupported',
+      `${path} is a ${current.contentFormat.toUpperCase()} file named ${ext}; Earmark reads its tags by content but writes only into files named for their format, so no ${fields.join(', ')} written. Rename it to .${current.contentFormat}, scan, then write.`,
+    );
+  }
   const before: FacetChanges = Object.fromEntries(fields.map((f) => [f, current.facets[f] ?? []]));
   const after: FacetChanges = Object.fromEntries(Object.entries(changes).map(([f, v]) => [f.toLowerCase(), normalised(v)]));
+  // The original bytes, for the delta that lets undo give them back (files up to DELTA_MAX_FILE).
+  const original = st.size <= DELTA_MAX_FILE ? readFileSync(path) : null;
+  const id3VersionBefore = id3Version(path);
   fail('check');
 
   // ── journal ──
-  appendJournal(o.journalDir, { batch: o.batch, path, at: Date.now(), before, after, hashBefore: o.expected.hash, hashAfter: null, state: 'pending' });
+  const pending: JournalEntry = {
+    batch: o.batch,
+    path,
+    at: Date.now(),
+    before,
+    after,
+    hashBefore: o.expected.hash,
+    hashAfter: null,
+    state: 'pending',
+    id3VersionBefore,
+    ...(original ? { sha256Before: sha256(original) } : {}),
+  };
+  appendJournal(o.journalDir, pending);
   fail('journal');
+  let kept: { name: string; bytes: number } | null = null;
+  let sha256After: string | undefined;
 
   try {
     // ── copy, write, fsync ──
@@ -214,7 +294,7 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
     try {
       writeTags(tmp, set, { id3Version: o.id3Version ?? 4 });
     } catch (e) {
-      throw new TagWriteError('write-failed', `Tags could not be written into ${basename(path)}: ${(e as Error).message}`);
+      throw new TagWriteError('write-failed', `${path}: ${fields.join(', ')} could not be written (${(e as Error).message}); the file was left as it was. Check it plays and is not damaged, then try again.`);
     }
     fail('write');
     fsyncPath(tmp, 'r+');
@@ -224,21 +304,28 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
     const reread = await readTrackFacts(tmp);
     for (const f of fields) {
       if (!sameValues(reread.facets[f], after[f])) {
-        throw new TagWriteError('verify-failed', `After writing, ${f} reads back as ${JSON.stringify(reread.facets[f] ?? [])}, not ${JSON.stringify(after[f])}; the file was left as it was.`);
+        throw new TagWriteError('verify-failed', `${path}: after writing, ${f} reads back as ${JSON.stringify(reread.facets[f] ?? [])}, not ${JSON.stringify(after[f])}, so the file was left as it was. Its format cannot hold these values as written: try other values, or report the file.`);
       }
     }
     for (const [k, v] of Object.entries(current.facets)) {
       if (!fields.includes(k) && !sameValues(reread.facets[k], v)) {
-        throw new TagWriteError('verify-failed', `Writing changed ${k}, which was not asked for; the file was left as it was.`);
+        throw new TagWriteError('verify-failed', `${path}: writing ${fields.join(', ')} would also change ${k}, which was not asked for, so the file was left as it was. Report the file (its tags confuse the writer).`);
       }
     }
     for (const k of ['artist', 'album', 'title', 'trackNo', 'year', 'albumArtist'] as const) {
-      if (reread[k] !== current[k]) throw new TagWriteError('verify-failed', `Writing changed ${k}; the file was left as it was.`);
+      if (reread[k] !== current[k]) throw new TagWriteError('verify-failed', `${path}: writing ${fields.join(', ')} would also change ${k}, so the file was left as it was. Report the file (its tags confuse the writer).`);
     }
     fail('verify-tags');
     const [a, b] = await Promise.all([audioDigest(o.ffmpeg, path), audioDigest(o.ffmpeg, tmp)]);
-    if (a !== b) throw new TagWriteError('verify-failed', `The audio of ${basename(path)} would not stay bit-identical; the file was left as it was.`);
+    if (a !== b) throw new TagWriteError('verify-failed', `${path}: writing ${fields.join(', ')} would change its decoded audio, so the file was left as it was. Report the file.`);
     fail('verify-audio');
+
+    // The way back to the original bytes, in the journal before the original is replaced.
+    if (original) {
+      const written = readFileSync(tmp);
+      sha256After = sha256(written);
+      kept = keepDelta(o.journalDir, o.batch, path, written, original);
+    }
 
     // ── replace ──
     renameSync(tmp, path);
@@ -253,6 +340,103 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
   const now = statSync(path);
   // As the scanner records it (whole milliseconds), so a re-scan sees the file as unchanged.
   const file = { size: now.size, mtimeMs: Math.floor(now.mtimeMs), hash: await contentHash(path) };
-  appendJournal(o.journalDir, { batch: o.batch, path, at: Date.now(), before, after, hashBefore: o.expected.hash, hashAfter: file.hash, state: 'done' });
+  appendJournal(o.journalDir, {
+    ...pending,
+    at: Date.now(),
+    hashAfter: file.hash,
+    state: 'done',
+    ...(sha256After ? { sha256After } : {}),
+    delta: kept?.name ?? null,
+    ...(kept ? { deltaBytes: kept.bytes } : {}),
+  });
   return { path, before, after, file, facts: await readTrackFacts(path) };
+}
+
+/** The ID3v2 version of a file's tag (2, 3, 4), or null when it has none or it cannot be read. */
+export function id3Version(path: string): number | null {
+  try {
+    return readId3v2(path)?.version ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Undo one journaled write by giving the file back its original bytes: only when the file is exactly what the
+ * write left (`sha256After`) and the journal kept the delta. Returns null when it is not (the caller restores the
+ * values instead). Otherwise as safe as a write: refuses a file changed since the scan, journals (with the delta
+ * back to the state it undoes, so the undo can itself be undone), writes a temporary copy, checks its SHA-256 is
+ * the original's and its decoded audio the same, renames it over the file and fsyncs the folder.
+ * Throws `TagWriteError` like `safeWriteTags`.
+ */
+export async function restoreOriginalBytes(entry: JournalEntry, o: Omit<SafeWriteOptions, 'id3Version'>): Promise<SafeWriteResult | null> {
+  const path = entry.path;
+  if (!entry.delta || !entry.sha256After || !entry.sha256Before || entry.state !== 'done') return null;
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new TagWriteError('missing', `${path} is gone (moved, renamed or deleted); nothing undone. Scan again, then undo again.`);
+  }
+  if (st.size !== o.expected.size || Math.floor(st.mtimeMs) !== Math.floor(o.expected.mtimeMs) || (await contentHash(path)) !== o.expected.hash) {
+    throw new TagWriteError('changed-since-scan', `${path} changed since it was scanned (another program edited it); nothing undone. Scan again (earmark scan, or Scan in the app; it re-reads this file), then undo again.`);
+  }
+  const current = readFileSync(path);
+  if (sha256(current) !== entry.sha256After) return null;
+  let deltaBytes: Buffer;
+  try {
+    deltaBytes = readFileSync(join(o.journalDir, entry.delta));
+  } catch {
+    return null; // the delta file is gone (journal folder cleaned by hand): values, then
+  }
+  const original = applyByteDelta(current, deltaBytes);
+  if (sha256(original) !== entry.sha256Before) throw new TagWriteError('verify-failed', `${path}: the journal's delta does not give back its original bytes (the journal was edited?), so ${Object.keys(entry.before).join(', ')} ${Object.keys(entry.before).length === 1 ? 'was' : 'were'} not undone and the file was left as it is. Set the old values by hand with earmark tag --set.`);
+  const facts = await readTrackFacts(path);
+  const before: FacetChanges = Object.fromEntries(Object.keys(entry.after).map((f) => [f, facts.facets[f] ?? []]));
+  const pending: JournalEntry = {
+    batch: o.batch,
+    path,
+    at: Date.now(),
+    before,
+    after: entry.before,
+    hashBefore: o.expected.hash,
+    hashAfter: null,
+    state: 'pending',
+    id3VersionBefore: id3Version(path),
+    sha256Before: entry.sha256After,
+  };
+  appendJournal(o.journalDir, pending);
+  const tmp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${basename(path)}`);
+  let kept: { name: string; bytes: number } | null = null;
+  let restored: TrackFacts;
+  try {
+    const fd = openSync(tmp, 'wx');
+    try {
+      writeSync(fd, original);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    restored = await readTrackFacts(tmp);
+    const [a, b] = await Promise.all([audioDigest(o.ffmpeg, path), audioDigest(o.ffmpeg, tmp)]);
+    if (a !== b) throw new TagWriteError('verify-failed', `${path}: undoing ${Object.keys(entry.before).join(', ')} would change its decoded audio, so the file was left as it is. Report the file.`);
+    kept = keepDelta(o.journalDir, o.batch, path, original, current);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncPath(dirname(path));
+  const now = statSync(path);
+  const file = { size: now.size, mtimeMs: Math.floor(now.mtimeMs), hash: await contentHash(path) };
+  appendJournal(o.journalDir, {
+    ...pending,
+    at: Date.now(),
+    hashAfter: file.hash,
+    state: 'done',
+    sha256After: entry.sha256Before,
+    delta: kept?.name ?? null,
+    ...(kept ? { deltaBytes: kept.bytes } : {}),
+  });
+  return { path, before, after: entry.before, file, facts: restored };
 }

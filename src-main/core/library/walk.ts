@@ -36,10 +36,31 @@ function describe(e: unknown): { code: string; message: string } {
   return { code, message: words[code] ?? (e as Error).message ?? String(e) };
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+const LATIN1 = new TextDecoder('latin1');
+
+/**
+ * A file name as text, or, when its bytes are not valid UTF-8 (a name written on a system using Latin-1 or
+ * another legacy encoding), how to show it and what to do. Such a file cannot be handed to ffmpeg or stored by its
+ * name, so it is reported rather than scanned.
+ */
+export function utf8Name(bytes: Buffer): string | { shown: string; message: string } {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    const shown = bytes.toString('utf8');
+    const latin1 = LATIN1.decode(bytes);
+    return {
+      shown,
+      message: `its name is not valid UTF-8 (read as Latin-1 it is "${latin1}"), so Earmark cannot open it by name; rename it to UTF-8 (for example: convmv -f latin1 -t utf-8 --notest FILE) and scan again`,
+    };
+  }
+}
+
 /**
  * Every audio file below `roots`, following symbolic links but never visiting a directory or a file twice
  * (so symlink loops end and a file linked from two places is one track). Problems (unreadable folders,
- * vanished files, over-long names) are reported and the walk goes on.
+ * vanished files, over-long names, names that are not valid UTF-8) are reported and the walk goes on.
  */
 export async function walkAudio(roots: readonly string[], onProblem: (p: WalkProblem) => void, signal?: AbortSignal): Promise<FoundFile[]> {
   const seenDirs = new Set<string>();
@@ -61,7 +82,10 @@ export async function walkAudio(roots: readonly string[], onProblem: (p: WalkPro
     seenDirs.add(real);
     let handle;
     try {
-      handle = await opendir(dir);
+      // Names as bytes: one that is not valid UTF-8 would come back with U+FFFD in place of its bytes, a path
+      // that does not exist ("vanished while scanning").
+      // (Node accepts 'buffer' here and gives Buffer names; its type declarations list text encodings only.)
+      handle = await opendir(dir, { encoding: 'buffer' as BufferEncoding });
     } catch (e) {
       const d = describe(e);
       if (d.code === 'ENOTDIR') {
@@ -75,9 +99,14 @@ export async function walkAudio(roots: readonly string[], onProblem: (p: WalkPro
     const subdirs: string[] = [];
     try {
       for await (const entry of handle) {
+        const name = utf8Name(entry.name as unknown as Buffer);
+        if (typeof name !== 'string') {
+          if (entry.isDirectory() || isAudioPath(name.shown)) onProblem({ path: join(dir, name.shown), code: 'invalid-name', message: name.message });
+          continue;
+        }
         // Earmark's own temporary copies (a tag write interrupted by a crash) are never music.
-        if (entry.name.startsWith('.earmark-tmp-')) continue;
-        const p = join(dir, entry.name);
+        if (name.startsWith('.earmark-tmp-')) continue;
+        const p = join(dir, name);
         if (entry.isDirectory()) subdirs.push(p);
         else if (entry.isFile()) {
           if (isAudioPath(p)) await consider(p, false);

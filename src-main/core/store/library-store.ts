@@ -166,6 +166,14 @@ export class LibraryStore {
     if (ids.length) this.transaction(() => ids.forEach((id) => this.refreshSearch(id)));
   }
 
+  /**
+   * Forget what the store knew of a file's modification time, so the next scan hashes it and, if its content
+   * changed, re-reads its tags: for a file a tag write found changed although its size and time were the same.
+   */
+  markStale(id: number): void {
+    this.db.prepare('UPDATE tracks SET mtime_ms = -1, updated_at = ? WHERE id = ?').run(Date.now(), id);
+  }
+
   updateFileIdentity(id: number, file: { path?: string; size: number; mtimeMs: number; hash: string; rootId?: number | null }): void {
     if (file.path !== undefined) {
       this.db

@@ -86,7 +86,12 @@ export const useReview = defineStore('review', () => {
   async function undo(batch: string): Promise<void> {
     const r = await guard(() => api.undoTags({ batch }));
     if (!r) return;
-    notice.value = `Restored ${r.restored} file${r.restored === 1 ? '' : 's'} from batch ${batch}${r.refused.length ? `; ${r.refused.length} left as they are (${r.refused[0].message})` : ''}.`;
+    const how = r.restoredValues
+      ? ` (${r.restoredBytes} to their original bytes; ${r.restoredValues} changed since the write, so their values, not their bytes)`
+      : r.restoredBytes
+        ? ' to their original bytes'
+        : '';
+    notice.value = `Restored ${r.restored} file${r.restored === 1 ? '' : 's'} from batch ${batch}${how}${r.refused.length ? `; ${r.refused.length} left as they are (${r.refused[0].message})` : ''}.`;
     await refresh();
   }
 
