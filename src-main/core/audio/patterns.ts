@@ -101,12 +101,12 @@ export function spectralPatternDim(o: SpectralPatternOptions): number {
   return o.nBands * o.ranks.length;
 }
 
-/** Sort a short run in place (insertion sort: for the 10 values of a block, far cheaper than `Array#sort`). */
-function sortShort(a: Float64Array, n: number): void {
-  for (let i = 1; i < n; i++) {
+/** Sort `a[from, from + n)` in place (insertion sort: for the 10 values of a block, far cheaper than `Array#sort`). */
+function sortShort(a: Float64Array, n: number, from = 0): void {
+  for (let i = from + 1; i < from + n; i++) {
     const v = a[i];
     let j = i - 1;
-    while (j >= 0 && a[j] > v) {
+    while (j >= from && a[j] > v) {
       a[j + 1] = a[j];
       j--;
     }
@@ -140,19 +140,48 @@ export function spectralPatternOfBands(excerpts: ReadonlyArray<{ bands: Float64A
   // [nBands × nR, nBlocks]: the kept ranks of every block
   const kept = new Float64Array(nBands * nR * nBlocks);
   const block = new Float64Array(W);
-  let j = 0;
+  // When blocks are two hops long (the default), each hop-long chunk is sorted once and a block's ranks come from
+  // merging its two sorted halves: the same values, for about a third of the comparisons.
+  const halves = W === 2 * blockHop && ranks.every((r, i) => i === 0 || r > ranks[i - 1]);
+  const maxRank = Math.max(...ranks);
+  let j0 = 0;
   for (const e of excerpts) {
     const { bands, frames } = e;
     const T = o.delta ? frames - 1 : frames;
-    for (let s = 0; s + W <= T; s += blockHop, j++) {
-      for (let b = 0; b < nBands; b++) {
-        const base = b * frames + s;
-        if (o.delta) for (let i = 0; i < W; i++) block[i] = Math.abs(bands[base + i + 1] - bands[base + i]);
-        else for (let i = 0; i < W; i++) block[i] = bands[base + i];
-        sortShort(block, W);
-        for (let r = 0; r < nR; r++) kept[(b * nR + r) * nBlocks + j] = block[ranks[r]];
+    const nHere = T >= W ? Math.floor((T - W) / blockHop) + 1 : 0;
+    const series = new Float64Array(T);
+    const chunks = halves ? new Float64Array((nHere + 1) * blockHop) : null;
+    for (let b = 0; b < nBands; b++) {
+      const base = b * frames;
+      if (o.delta) for (let i = 0; i < T; i++) series[i] = Math.abs(bands[base + i + 1] - bands[base + i]);
+      else for (let i = 0; i < T; i++) series[i] = bands[base + i];
+      if (chunks) {
+        for (let c = 0; c <= nHere; c++) {
+          const at = c * blockHop;
+          for (let i = 0; i < blockHop; i++) chunks[at + i] = series[at + i];
+          sortShort(chunks, blockHop, at);
+        }
+        for (let k = 0; k < nHere; k++) {
+          // Merge chunk k and chunk k + 1 up to the highest rank asked for.
+          let x = k * blockHop;
+          let y = x + blockHop;
+          const xEnd = y;
+          const yEnd = y + blockHop;
+          for (let r = 0, n = 0; n <= maxRank; n++) {
+            const v = y >= yEnd || (x < xEnd && chunks[x] <= chunks[y]) ? chunks[x++] : chunks[y++];
+            if (n === ranks[r]) kept[(b * nR + r++) * nBlocks + j0 + k] = v;
+          }
+        }
+      } else {
+        for (let k = 0; k < nHere; k++) {
+          const s0 = k * blockHop;
+          for (let i = 0; i < W; i++) block[i] = series[s0 + i];
+          sortShort(block, W);
+          for (let r = 0; r < nR; r++) kept[(b * nR + r) * nBlocks + j0 + k] = block[ranks[r]];
+        }
       }
     }
+    j0 += nHere;
   }
   const out = new Float64Array(spectralPatternDim(o));
   for (let i = 0; i < out.length; i++) out[i] = percentileInPlace(kept.subarray(i * nBlocks, (i + 1) * nBlocks), o.percentile);

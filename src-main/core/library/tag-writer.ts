@@ -206,6 +206,40 @@ export function cleanStrayTemps(folder: string): string[] {
 }
 
 /**
+ * Refuse a file that is not the one the store scanned (gone, or another size, time or content hash): `outcome` says
+ * what was not done, `retry` what to do after scanning. Returns its stat.
+ */
+async function checkUnchanged(path: string, expected: ExpectedFile, outcome: string, retry: string) {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new TagWriteError('missing', `${path} is gone (moved, renamed or deleted); ${outcome}. Scan again, then ${retry}.`);
+  }
+  if (st.size !== expected.size || Math.floor(st.mtimeMs) !== Math.floor(expected.mtimeMs) || (await contentHash(path)) !== expected.hash) {
+    throw new TagWriteError('changed-since-scan', `${path} changed since it was scanned (another program edited it); ${outcome}. Scan again (earmark scan, or Scan in the app; it re-reads this file), then ${retry}.`);
+  }
+  return st;
+}
+
+/** After the rename: the file's new identity (as the scanner records it), and the journal's "done" line. */
+async function journalDone(journalDir: string, pending: JournalEntry, sha256After: string | undefined, kept: { name: string; bytes: number } | null): Promise<ExpectedFile> {
+  const now = statSync(pending.path);
+  // Whole milliseconds, as the scanner records them, so a re-scan sees the file as unchanged.
+  const file = { size: now.size, mtimeMs: Math.floor(now.mtimeMs), hash: await contentHash(pending.path) };
+  appendJournal(journalDir, {
+    ...pending,
+    at: Date.now(),
+    hashAfter: file.hash,
+    state: 'done',
+    ...(sha256After ? { sha256After } : {}),
+    delta: kept?.name ?? null,
+    ...(kept ? { deltaBytes: kept.bytes } : {}),
+  });
+  return file;
+}
+
+/**
  * Write facet tags into one file without ever leaving it broken: refuse if it changed since the scan or cannot
  * be written; journal the old values first (fsynced); write into a temporary copy in the same folder, fsync it,
  * re-read it and check the tags, check that its decoded audio is bit-identical to the original's, then rename it
@@ -221,15 +255,7 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
   if (fields.length === 0) throw new TagWriteError('unsupported', 'Nothing to write.');
 
   // ── check ──
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    throw new TagWriteError('missing', `${path} is gone (moved, renamed or deleted); no ${fields.join(', ')} written. Scan again, then write again.`);
-  }
-  if (st.size !== o.expected.size || Math.floor(st.mtimeMs) !== Math.floor(o.expected.mtimeMs) || (await contentHash(path)) !== o.expected.hash) {
-    throw new TagWriteError('changed-since-scan', `${path} changed since it was scanned (another program edited it); no ${fields.join(', ')} written. Scan again (earmark scan, or Scan in the app; it re-reads this file), then write again.`);
-  }
+  const st = await checkUnchanged(path, o.expected, `no ${fields.join(', ')} written`, 'write again');
   try {
     await access(path, constants.W_OK);
     await access(folder, constants.W_OK);
@@ -337,18 +363,7 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
   fsyncPath(folder);
   fail('fsync-dir');
 
-  const now = statSync(path);
-  // As the scanner records it (whole milliseconds), so a re-scan sees the file as unchanged.
-  const file = { size: now.size, mtimeMs: Math.floor(now.mtimeMs), hash: await contentHash(path) };
-  appendJournal(o.journalDir, {
-    ...pending,
-    at: Date.now(),
-    hashAfter: file.hash,
-    state: 'done',
-    ...(sha256After ? { sha256After } : {}),
-    delta: kept?.name ?? null,
-    ...(kept ? { deltaBytes: kept.bytes } : {}),
-  });
+  const file = await journalDone(o.journalDir, pending, sha256After, kept);
   return { path, before, after, file, facts: await readTrackFacts(path) };
 }
 
@@ -372,15 +387,7 @@ export function id3Version(path: string): number | null {
 export async function restoreOriginalBytes(entry: JournalEntry, o: Omit<SafeWriteOptions, 'id3Version'>): Promise<SafeWriteResult | null> {
   const path = entry.path;
   if (!entry.delta || !entry.sha256After || !entry.sha256Before || entry.state !== 'done') return null;
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    throw new TagWriteError('missing', `${path} is gone (moved, renamed or deleted); nothing undone. Scan again, then undo again.`);
-  }
-  if (st.size !== o.expected.size || Math.floor(st.mtimeMs) !== Math.floor(o.expected.mtimeMs) || (await contentHash(path)) !== o.expected.hash) {
-    throw new TagWriteError('changed-since-scan', `${path} changed since it was scanned (another program edited it); nothing undone. Scan again (earmark scan, or Scan in the app; it re-reads this file), then undo again.`);
-  }
+  await checkUnchanged(path, o.expected, 'nothing undone', 'undo again');
   const current = readFileSync(path);
   if (sha256(current) !== entry.sha256After) return null;
   let deltaBytes: Buffer;
@@ -427,16 +434,6 @@ export async function restoreOriginalBytes(entry: JournalEntry, o: Omit<SafeWrit
     throw e;
   }
   fsyncPath(dirname(path));
-  const now = statSync(path);
-  const file = { size: now.size, mtimeMs: Math.floor(now.mtimeMs), hash: await contentHash(path) };
-  appendJournal(o.journalDir, {
-    ...pending,
-    at: Date.now(),
-    hashAfter: file.hash,
-    state: 'done',
-    sha256After: entry.sha256Before,
-    delta: kept?.name ?? null,
-    ...(kept ? { deltaBytes: kept.bytes } : {}),
-  });
+  const file = await journalDone(o.journalDir, pending, entry.sha256Before, kept);
   return { path, before, after: entry.before, file, facts: restored };
 }
