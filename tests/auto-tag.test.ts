@@ -141,6 +141,12 @@ describe('review and tag --write', () => {
       [],
     ) as Array<{ id: number; path: string; value: string }>;
     expect(rows.length).toBe(accepted.changed);
+    // A bulk accept never overwrites a genre a track already has (that takes --replace or naming the track).
+    const replacing = runSql(
+      "SELECT COUNT(*) AS n FROM predictions p WHERE p.field = 'genre' AND p.status = 'accepted' AND EXISTS (SELECT 1 FROM predictions q WHERE q.track_id = p.track_id AND q.field = 'genre' AND q.in_file = 1)",
+      [],
+    ) as Array<{ n: number }>;
+    expect(replacing[0].n).toBe(0);
 
     const dry = cliJson<TagWriteReport>(['tag', '--write', '--fields', 'genre', '--dry-run'], { home });
     expect(dry.written.length).toBe(rows.length);

@@ -148,6 +148,12 @@ describe('broken and odd files: analysed on what decodes, reported in words, the
     expect(readFileSync(join(music, 'c-not-audio.mp3')).equals(text)).toBe(true);
   }, 120_000);
 
+  it('refuses to write into a file flagged truncated (it may still be copying)', () => {
+    const out = cli(['tag', '--track', join(music, 'a-growing.flac'), '--set', 'mood=Calm', '--json'], { home });
+    expect(out.status).toBe(3);
+    expect((JSON.parse(out.stdout) as Report).refused[0].message).toMatch(/holds less audio than its header says .*no mood written\. Let the copy finish/);
+  });
+
   it('picks up the completed copies: the next scan and analysis clear the errors', async () => {
     for (const n of ['a-growing.flac', 'f-long-cut.flac', 'e-no-moov.m4a']) copyFileSync(join(full, n), join(music, n));
     const scan = cliJson<{ changed: number }>(['scan', music], { home });

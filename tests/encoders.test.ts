@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DSP_REPRESENTATION } from '../src-main/core/audio/representations.js';
@@ -58,6 +58,12 @@ describe('earmark train / embed / eval', () => {
       expect(genre.accuracy).toBeGreaterThanOrEqual(0);
       expect(x.heads[1].meanAveragePrecision).toBeGreaterThan(0);
     }
+    // Plain eval takes every representation the library has but rand, scored on the latest model's held-out tracks.
+    const plain = cliJson<RepresentationComparison>(['eval', '--no-heads'], { home });
+    expect(plain.rows.map((x) => x.representation)).toEqual(['dsp', 'mfcc', 'trip', 'trip-alone']);
+    // (when they are at least 10: this small library holds out fewer, so 15 % of the tracks by seed)
+    const alone = JSON.parse(readFileSync(join(home, 'models', 'trip-alone', 'earmark.json'), 'utf8')) as { heldOut: number[] };
+    expect(plain.queriesFrom).toBe(alone.heldOut.length >= 10 ? 'trip-alone' : null);
     // Too strict a support leaves a field unlearnt, with the reason, and the rest still scored.
     const strict = cliJson<RepresentationComparison>(['eval', '--representations', 'dsp', '--queries-from', 'trip', '--heads', 'genre', '--min-support', '1000'], { home });
     expect(strict.rows[0].heads[0].refused).toMatch(/Too little to learn "genre"/);

@@ -1,14 +1,14 @@
 import { parseFile } from 'music-metadata';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readId3v2 } from '../src-main/core/library/id3v2.js';
 import { readTrackFacts } from '../src-main/core/library/read-tags.js';
 import { audioDigest } from '../src-main/core/library/tag-writer.js';
 import { cli, cliJson, ffmpeg, tempDir } from './helpers/fixtures.js';
-import { apeItems, apev2, box, chunk, dataBox, frame, freeform, id3Tag, id3v1, ilstItems, infoList, riffChunks, rewriteIlst, textBody, txxxBody, wavWith } from './helpers/tag-bytes.js';
+import { apeItems, apev2, box, chunk, dataBox, frame, freeform, id3Tag, id3v1, ilstItems, infoList, riffChunks, rewriteIlst, syncsafe, textBody, txxxBody, wavWith } from './helpers/tag-bytes.js';
 
 /**
  * The real-world file cases of `shared/cases` (01–04, 07–09), generated here byte by byte: what Earmark reads,
@@ -231,8 +231,14 @@ describe('real-world files: every case writes, and undo gives back the bytes', (
     const facts = await readTrackFacts(f);
     expect(facts.facets).toMatchObject({ style: ['Bebop', 'Cool Jazz'], genre: ['Rock', 'Pop', 'Jazz'], mood: ['Calm', 'Dreamy'] });
     expect(readId3v2(f)?.version).toBe(3);
-    const text = cli(['tag', '--undo', 'last'], { home });
+    // `--undo last` steps back through writes, never toggling: everything here is undone already.
+    expect(cli(['tag', '--undo', 'last'], { home }).stderr).toMatch(/Every batch written has been undone already/);
+    expect(cli(['tag', '--batches'], { home }).stdout).toContain(`undo of ${r.batch}`);
+    // An undo can itself be undone by naming it: the file untouched since, its bytes come back.
+    const text = cli(['tag', '--undo', u.batch], { home });
     expect(text.stdout).toMatch(/restored the original bytes of/);
+    expect((await readTrackFacts(f)).facets.style).toEqual(['Hard Bop']);
+    expect(cli(['tag', '--undo', 'last', '--dry-run'], { home }).stderr).toMatch(/--undo takes a batch .* and nothing else/);
   }, 120_000);
 
   it('no dead end: a file edited in place with its time put back is refused, re-read by the next scan, then written; scan --verify finds such edits', async () => {
@@ -284,5 +290,65 @@ describe('real-world files: every case writes, and undo gives back the bytes', (
     expect(r.refused).toEqual([]);
     expect(r.written).toHaveLength(3);
     for (const n of names) expect((await readTrackFacts(join(music, n))).facets).toMatchObject({ genre: ['Chanson'], mood: ['Wistful'] });
+  }, 120_000);
+
+  it('keeps links, owners and permissions: a symlink stays a link to the written file, hard links and read-only files are refused even for root', async () => {
+    const real = join(t.dir, 'outside-real.flac');
+    run(['-f', 'lavfi', '-i', 'sine=frequency=610:duration=2', '-c:a', 'flac', '-metadata', 'GENRE=Jazz', real]);
+    const link = join(music, '30-link.flac');
+    symlinkSync(real, link);
+    const hard = join(music, '31-hard.flac');
+    run(['-f', 'lavfi', '-i', 'sine=frequency=620:duration=2', '-c:a', 'flac', hard]);
+    linkSync(hard, join(t.dir, 'hard-twin.flac'));
+    const ro = join(music, '32-read-only.flac');
+    run(['-f', 'lavfi', '-i', 'sine=frequency=630:duration=2', '-c:a', 'flac', ro]);
+    chmodSync(ro, 0o444);
+    if (process.getuid?.() === 0) chownSync(real, 1234, 1234);
+    expect(cli(['scan', music], { home }).status).toBe(0);
+    const out = cli(['tag', '--track', link, '--track', hard, '--track', ro, '--set', 'mood=Linked', '--json'], { home });
+    const r = JSON.parse(out.stdout) as Report;
+    expect(r.written.map((w) => w.path)).toEqual([link]);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect((await readTrackFacts(real)).facets.mood).toEqual(['Linked']);
+    if (process.getuid?.() === 0) expect([statSync(real).uid, statSync(real).gid]).toEqual([1234, 1234]);
+    expect(r.refused.find((x) => x.path === hard)?.message).toMatch(/has 2 hard links .*no mood written/);
+    expect(r.refused.find((x) => x.path === ro)?.message).toMatch(/is read-only .*Make it writable/);
+    expect(statSync(ro).mode & 0o777).toBe(0o444);
+  }, 120_000);
+
+  it('refuses up front what is not a facet, refuses a write that would drop another ID3 frame, and leaves no phantom batch to undo', async () => {
+    expect(cli(['tag', '--track', join(music, '01a-paren17.mp3'), '--set', 'title=New'], { home }).stderr).toMatch(/title is not a facet field/);
+    const mp3 = readFileSync(join(music, '03b-80s-v23.mp3'));
+    // An ID3v2.4 tag with a musician-credits frame (TMCL) node-taglib-sharp does not keep, after an unsynchronised v2.3 title.
+    const tmcl = frame('TMCL', textBody(['guitar', 'Ann', 'drums', 'Bob'], 3), 4);
+    const tagged = Buffer.concat([id3Tag(4, [frame('TIT2', textBody('Credits', 3), 4), tmcl, frame('TCON', textBody('Rock', 3), 4)], { padding: 128 }), mp3.subarray(mp3.indexOf(Buffer.from([0xff, 0xfb])))]);
+    const f = join(music, '33-tmcl.mp3');
+    writeFileSync(f, tagged);
+    expect(cli(['scan', music], { home }).status).toBe(0);
+    const batches = cliJson<Array<{ batch: string }>>(['tag', '--batches'], { home }).length;
+    const out = cli(['tag', '--track', f, '--set', 'mood=Calm', '--json'], { home });
+    const r = JSON.parse(out.stdout) as Report;
+    // node-taglib-sharp 6 drops TMCL when it re-renders the tag: the write is refused and the file left alone.
+    expect(r.written).toEqual([]);
+    expect(r.refused[0].message).toMatch(/would drop its TMCL frame/);
+    expect(readFileSync(f).equals(tagged)).toBe(true);
+    expect(cliJson<Array<{ batch: string }>>(['tag', '--batches'], { home })).toHaveLength(batches);
+  }, 120_000);
+
+  it('reads title and artist from unsynchronised ID3v2.3 tags and ID3v2.4 extended headers, and writes them', async () => {
+    const mp3 = readFileSync(join(music, '03b-80s-v23.mp3'));
+    const audio = mp3.subarray(mp3.indexOf(Buffer.from([0xff, 0xfb])));
+    const f3 = join(music, '34-v23-unsync.mp3');
+    writeFileSync(f3, Buffer.concat([id3Tag(3, [frame('TIT2', textBody('Ünsync ÿ title', 1), 3), frame('TPE1', textBody('Artist ÿ', 1), 3), frame('TCON', textBody('Rock', 0), 3)], { unsync: true, padding: 64 }), audio]));
+    const f4 = join(music, '35-v24-ext.mp3');
+    writeFileSync(f4, Buffer.concat([id3Tag(4, [frame('TIT2', textBody('Extended', 3), 4), frame('TPE1', textBody('Ext Artist', 3), 4)], { extHeader: Buffer.concat([syncsafe(6), Buffer.from([1, 0])]), padding: 64 }), audio]));
+    for (const [f, title, artist] of [[f3, 'Ünsync ÿ title', 'Artist ÿ'], [f4, 'Extended', 'Ext Artist']]) {
+      const facts = await readTrackFacts(f);
+      expect([facts.title, facts.artist]).toEqual([title, artist]);
+    }
+    expect(cli(['scan', music], { home }).status).toBe(0);
+    const r = cliJson<Report>(['tag', '--track', f3, '--track', f4, '--set', 'mood=Calm'], { home });
+    expect(r.refused).toEqual([]);
+    expect((await readTrackFacts(f3)).title).toBe('Ünsync ÿ title');
   }, 120_000);
 });

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveFfmpeg, type Ffmpeg } from './audio/decode.js';
 import { BUILTIN_REPRESENTATIONS, DSP_REPRESENTATION, isBuiltin } from './audio/representations.js';
-import type { LibraryInfo, PredictionRow, RepresentationChoice, RepresentationComparison, RetrievalScores, ReviewSummary, Settings, SimilarResult, TagEvaluation, TrackSummary } from './contract.js';
+import type { LibraryInfo, PredictionRow, RepresentationChoice, RepresentationComparison, RetrievalScores, ReviewSummary, Settings, SimilarResult, TagBatch, TagEvaluation, TrackSummary } from './contract.js';
 import { defaultRepresentation } from './api/recommend.js';
 import { generateDemoLibrary, type DemoManifest, type DemoOptions } from './demo/demo-library.js';
 import { resolveHome, type HomePaths } from './home.js';
@@ -185,7 +185,7 @@ export class Earmark implements ApiContext {
     return tagging.undoTags(this, batch);
   }
 
-  tagBatches(): Array<{ batch: string; files: number; at: number }> {
+  tagBatches(): TagBatch[] {
     return listBatches(this.paths.journalDir);
   }
 

@@ -150,6 +150,10 @@ export interface TagBatch {
   batch: string;
   files: number;
   at: number;
+  /** An undo: the batch it undid. */
+  undoOf?: string;
+  /** Undone by this later batch. */
+  undoneBy?: string;
 }
 
 export interface UndoResult {

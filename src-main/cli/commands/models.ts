@@ -1,4 +1,6 @@
 import { Option, type Command } from 'commander';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { HEAD_KINDS, LEARNING_SOURCES, type TagHeadKind } from '../../core/contract.js';
 import { ProgressBar } from '../progress.js';
 import { fieldList, interruptible, pad, positiveInt, print, probability, withEarmark } from '../shared.js';
@@ -163,7 +165,7 @@ export function registerModelCommands(program: Command): void {
   program
     .command('eval')
     .description('compare representations on held-out query tracks: precision@10 of retrieving the same genre, mood, style, artist and album, and a head per tag field (accuracy, macro-F1, mAP)')
-    .option('--representations <list>', 'representations to compare', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), ['dsp', 'mfcc'])
+    .option('--representations <list>', 'representations to compare (default: dsp, mfcc and every trained or imported one with vectors)', (v) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--queries-from <model>', "use this model's held-out tracks as queries (default: 15 % of the tracks)")
     .option('--heads <fields>', 'tag fields to train and score a head for on each representation', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), ['genre', 'mood', 'style'])
     .option('--no-heads', 'retrieval only')
@@ -171,11 +173,24 @@ export function registerModelCommands(program: Command): void {
     .option('--min-support <n>', 'tracks a value needs to be learned by the heads', positiveInt('--min-support'), 5)
     .option('--seed <n>', 'random seed for the default queries and the heads', positiveInt('--seed'), 1)
     .option('--json', 'machine-readable output')
-    .action(async (o: { representations: string[]; queriesFrom?: string; heads: string[] | false; head: TagHeadKind; minSupport: number; seed: number; json?: boolean }, cmd: Command) => {
+    .action(async (o: { representations?: string[]; queriesFrom?: string; heads: string[] | false; head: TagHeadKind; minSupport: number; seed: number; json?: boolean }, cmd: Command) => {
       await withEarmark(cmd, async (e) => {
+        // By default every representation the library has, but rand (the untrained twins); a trained model is
+        // scored on the tracks it never trained on (the latest model's held-out tracks, unless --queries-from).
+        const models = e.store
+          .representations()
+          .filter((x) => x.vectors > 0 && x.name !== 'rand' && x.name !== 'dsp' && x.name !== 'mfcc' && existsSync(join(e.paths.modelsDir, x.name, 'earmark.json')))
+          .map((x) => x.name);
+        const representations = o.representations ?? ['dsp', 'mfcc', ...models].filter((x) => x === 'dsp' || x === 'mfcc' ? e.store.vectorCount(x) > 0 : true);
+        const metaOf = (name: string) => join(e.paths.modelsDir, name, 'earmark.json');
+        const latest = models.sort((a, b) => statSync(metaOf(b)).mtimeMs - statSync(metaOf(a)).mtimeMs)[0];
+        // Its held-out tracks, if they are this library's (an imported model's are another library's).
+        const heldOut = latest ? (JSON.parse(readFileSync(metaOf(latest), 'utf8')) as { heldOut?: number[] }).heldOut ?? [] : [];
+        const usable = heldOut.length >= 10 && heldOut.every((id) => e.store.trackById(id));
+        const queriesFrom = o.queriesFrom ?? (!o.representations && usable ? latest : undefined);
         const bar = new ProgressBar('Heads');
-        const r = await e.compareRepresentations(o.representations, {
-          queriesFrom: o.queriesFrom,
+        const r = await e.compareRepresentations(representations, {
+          queriesFrom,
           seed: o.seed,
           headFields: o.heads === false ? [] : o.heads,
           headKind: o.head,

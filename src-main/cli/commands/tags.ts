@@ -36,14 +36,18 @@ export function registerTagCommands(program: Command): void {
         await withEarmark(cmd, async (e) => {
           if (o.batches) {
             const b = e.tagBatches();
-            print(!!o.json, b, () => (b.length ? b.map((x) => `${x.batch}  ${x.files} file(s)  ${new Date(x.at).toLocaleString()}`).join('\n') : 'No tags written yet.'));
+            const note = (x: (typeof b)[number]) => [x.undoOf ? `  undo of ${x.undoOf}` : '', x.undoneBy ? `  undone by ${x.undoneBy}` : ''].join('');
+            print(!!o.json, b, () => (b.length ? b.map((x) => `${x.batch}  ${x.files} file(s)  ${new Date(x.at).toLocaleString()}${note(x)}`).join('\n') : 'No tags written yet.'));
             return;
           }
+          if (o.undo && (o.track.length || o.set.length || o.write || o.dryRun)) {
+            throw new Error('--undo takes a batch (or "last") and nothing else: it undoes every file of that batch. Leave out --track, --set, --write and --dry-run (earmark tag --batches lists what each batch wrote).');
+          }
+          if (o.write && o.set.length) throw new Error('--write writes the accepted predictions; --set writes given values. Use one.');
           if (o.id3 !== '3' && o.id3 !== '4') throw new Error('--id3 must be 3 or 4.');
           let report;
           if (o.undo) report = await e.undoTags(o.undo);
           else if (o.write) {
-            if (o.set.length) throw new Error('--write writes the accepted predictions; --set writes given values. Use one.');
             const trackIds = o.track.map((x) => {
               const t = /^\d+$/.test(x) ? e.store.trackById(Number(x)) : e.store.trackByPath(resolve(x));
               if (!t) throw new Error(`${x} is not a track in the library (scan its folder first).`);
@@ -200,10 +204,11 @@ export function registerTagCommands(program: Command): void {
     .option('--value <v>', 'only this value (repeatable)', collect, [])
     .option('--min-confidence <c>', 'only proposals at least this confident (0…1)', probability('--min-confidence'))
     .option('--pending-only', 'leave earlier decisions as they are')
+    .option('--replace', 'a bulk --accept also takes proposals that replace a value a track already has (left out by default)')
     .option('--json', 'machine-readable output')
     .action(
       async (
-        o: { accept?: boolean; reject?: boolean; reset?: boolean; field?: string; track: string[]; value: string[]; minConfidence?: number; pendingOnly?: boolean; json?: boolean },
+        o: { accept?: boolean; reject?: boolean; reset?: boolean; field?: string; track: string[]; value: string[]; minConfidence?: number; pendingOnly?: boolean; replace?: boolean; json?: boolean },
         cmd: Command,
       ) => {
         await withEarmark(cmd, (e) => {
@@ -221,6 +226,7 @@ export function registerTagCommands(program: Command): void {
               values: o.value.length ? o.value : undefined,
               minConfidence: o.minConfidence,
               pendingOnly: o.pendingOnly,
+              replacing: o.replace,
             });
           }
           const summary = e.reviewSummary();

@@ -1,4 +1,7 @@
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readMeta } from '../learn/model-store.js';
+import { isFacetField } from '../library/read-tags.js';
 import type { TagEvaluation } from '../contract.js';
 import { HeadDataError } from '../learn/heads/head.js';
 import { applyNormaliser } from '../index/normalise.js';
@@ -7,6 +10,7 @@ import { evaluateTags as evaluateHead } from '../learn/tag-evaluation.js';
 import { predictField, type FieldPrediction, type PredictOptions } from '../learn/tag-predictions.js';
 import { acceptedEdits, markWritten, nothingToWriteReason } from '../learn/tag-review.js';
 import { cleanStrayTemps, listBatches, newBatchId, readJournal, restoreOriginalBytes, safeWriteTags, TagWriteError, type FacetChanges, type JournalEntry, type SafeWriteResult, type UndoMode } from '../library/tag-writer.js';
+import { contentHash } from '../library/content-hash.js';
 import type { ApiContext } from './context.js';
 
 /** Tags: writing them into files (journaled, undoable), and the heads that learn, predict and evaluate tag fields. */
@@ -41,8 +45,14 @@ export interface PredictReport {
 export async function writeTags(
   ctx: ApiContext,
   edits: Array<{ trackId: number; changes: FacetChanges }>,
-  o: { dryRun?: boolean; id3Version?: 3 | 4; onProgress?: (done: number, total: number) => void; batch?: string } = {},
+  o: { dryRun?: boolean; id3Version?: 3 | 4; onProgress?: (done: number, total: number) => void; batch?: string; undoOf?: string } = {},
 ): Promise<TagWriteReport> {
+  const notFacets = [...new Set(edits.flatMap((e) => Object.keys(e.changes)))].filter((f) => !isFacetField(f));
+  if (notFacets.length) {
+    throw new Error(
+      `${notFacets.join(', ')} ${notFacets.length === 1 ? 'is not a facet field' : 'are not facet fields'}: Earmark writes genre, mood, style, theme and other descriptive fields, not titles, artists, albums, numbers, dates or technical fields. Use a tagger for those.`,
+    );
+  }
   const batch = o.batch ?? newBatchId();
   const report: TagWriteReport = { batch, written: [], refused: [], dryRun: !!o.dryRun };
   let done = 0;
@@ -59,6 +69,18 @@ export async function writeTags(
         .filter(([f, v]) => (before[f] ?? []).join('\u0000') !== v.join('\u0000')),
     );
     if (Object.keys(changed).length === 0) continue;
+    // A file that holds less audio than its header says is probably still being copied: replacing it now would
+    // leave the copy writing into a file that is gone.
+    const truncated = ctx.store.db.prepare("SELECT message FROM errors WHERE track_id = ? AND code = 'truncated' AND content_hash = ?").get(trackId, t.content_hash) as { message: string } | undefined;
+    if (truncated) {
+      report.refused.push({
+        trackId,
+        path: t.path,
+        code: 'truncated',
+        message: `${t.path} holds less audio than its header says (cut short, or still being copied); no ${Object.keys(changed).join(', ')} written. Let the copy finish (or copy it again), scan, then write.`,
+      });
+      continue;
+    }
     if (o.dryRun) {
       report.written.push({ trackId, path: t.path, before: Object.fromEntries(Object.keys(changed).map((f) => [f, before[f] ?? []])), after: changed });
       continue;
@@ -71,6 +93,7 @@ export async function writeTags(
         batch,
         expected: { size: t.size, mtimeMs: t.mtime_ms, hash: t.content_hash },
         id3Version: o.id3Version,
+        undoOf: o.undoOf,
       });
       recordWrite(ctx, trackId, r);
       report.written.push({ trackId, path: t.path, before: r.before, after: r.after });
@@ -104,6 +127,8 @@ export async function undoTags(ctx: ApiContext, batchOrLast: string): Promise<Ta
       report.refused.push({ trackId: null, path: e.path, code: 'missing', message: `${e.path} is no longer in the library; scan its folder, then undo again.` });
       continue;
     }
+    // A write journaled but never carried out (refused, or a crash before its rename) left the file as it was.
+    if (e.state === 'pending' && (await contentHash(t.path).catch(() => null)) === e.hashBefore) continue;
     try {
       cleanStrayTemps(dirname(t.path));
       const r = await restoreOriginalBytes(e, {
@@ -136,17 +161,22 @@ export async function undoTags(ctx: ApiContext, batchOrLast: string): Promise<Ta
       continue;
     }
     const v = e.id3VersionBefore;
-    const r = await writeTags(ctx, [{ trackId, changes: e.before }], { id3Version: v === 4 ? 4 : v === 2 || v === 3 ? 3 : undefined, batch: undoBatch });
+    const r = await writeTags(ctx, [{ trackId, changes: e.before }], { id3Version: v === 4 ? 4 : v === 2 || v === 3 ? 3 : undefined, batch: undoBatch, undoOf: batch });
     report.written.push(...r.written.map((w) => ({ ...w, restored: 'values' as const })));
     report.refused.push(...r.refused);
   }
   return report;
 }
 
-/** The latest batch written (an undo is a batch too), or an error saying there is none. */
+/**
+ * What `--undo last` undoes: the newest batch that is neither an undo nor undone already, so repeating it steps
+ * back through the writes instead of toggling the last one.
+ */
 function latestBatch(ctx: ApiContext): string {
-  const b = listBatches(ctx.paths.journalDir)[0];
-  if (!b) throw new Error('No tags have been written yet: there is nothing to undo.');
+  const all = listBatches(ctx.paths.journalDir);
+  if (all.length === 0) throw new Error('No tags have been written yet: there is nothing to undo.');
+  const b = all.find((x) => !x.undoOf && !x.undoneBy);
+  if (!b) throw new Error('Every batch written has been undone already: there is nothing left to undo (earmark tag --batches lists them; undo an undo by naming its batch).');
   return b.batch;
 }
 
@@ -168,8 +198,8 @@ function recordWrite(ctx: ApiContext, trackId: number, r: SafeWriteResult): void
 export async function predict(ctx: ApiContext, o: Omit<PredictOptions, 'field'> & { fields: string[] }): Promise<PredictReport> {
   const { tf } = await ctx.tf();
   const report: PredictReport = { fields: [], refused: [] };
-  const representation = o.representation ?? defaultRepresentation(ctx).name;
   for (const field of o.fields) {
+    const representation = o.representation ?? headRepresentation(ctx, field);
     try {
       report.fields.push(await predictField(ctx.store, tf, { ...indexSpace(ctx, representation), ...o, representation, field }));
     } catch (e) {
@@ -184,8 +214,26 @@ export async function predict(ctx: ApiContext, o: Omit<PredictOptions, 'field'> 
 /** Held-out evaluation of a head for one field (85/15, stratified or by artist). */
 export async function evaluateTags(ctx: ApiContext, o: Parameters<typeof evaluateHead>[2]): Promise<TagEvaluation> {
   const { tf } = await ctx.tf();
-  const representation = o.representation ?? defaultRepresentation(ctx).name;
+  const representation = o.representation ?? headRepresentation(ctx, o.field);
   return evaluateHead(ctx.store, tf, { ...indexSpace(ctx, representation), ...o, representation });
+}
+
+/**
+ * The representation a head for `field` learns from when none is named: the library's default, unless that is a
+ * model trained on this very field's tags. Such a model has seen the labels the head is cross-validated and
+ * calibrated on, so its accuracy would be overstated and its confidences too high (on a real split: 92.5 %
+ * cross-validated, 21 of 37 held-out tracks right, against 24 on dsp); dsp is used instead.
+ */
+export function headRepresentation(ctx: ApiContext, field: string): string {
+  const name = defaultRepresentation(ctx).name;
+  const dir = join(ctx.paths.modelsDir, name);
+  if (!existsSync(join(dir, 'earmark.json'))) return name;
+  try {
+    const fields = readMeta(dir).fields.map((f) => f.toLowerCase());
+    return fields.includes(field.toLowerCase()) ? 'dsp' : name;
+  } catch {
+    return name;
+  }
 }
 
 /**

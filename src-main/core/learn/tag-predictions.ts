@@ -252,9 +252,12 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
         const inFile = own.has(v);
         const decided = multiLabel ? p[v] >= cf.thresholds[v] : top === v;
         const proposed = decided && !inFile && mayPropose;
-        if (!(p[v] >= 0.05 || inFile || proposed)) continue;
+        // A value the user accepted or rejected keeps its row (and decision) even when this head does not propose
+        // it, so the decision stands when another head proposes it again.
+        const decision = kept.get(`${t.id}\u0000${L.values[v]}`);
+        if (!(p[v] >= 0.05 || inFile || proposed || decision)) continue;
         if (proposed) proposals++;
-        const status = proposed ? (kept.get(`${t.id}\u0000${L.values[v]}`) ?? 'pending') : 'pending';
+        const status = decision ?? 'pending';
         ins.run(t.id, field, L.values[v], p[v], headId, inFile ? 1 : 0, proposed ? 1 : 0, flagged.has(v) ? 1 : 0, status, status === 'pending' ? null : now);
       }
     });

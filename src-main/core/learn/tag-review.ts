@@ -46,6 +46,12 @@ export interface ReviewFilter {
   minConfidence?: number;
   /** Only rows still pending (the default for bulk decisions, so earlier single decisions stand). */
   pendingOnly?: boolean;
+  /**
+   * Bulk accepts also take proposals that would replace the value a track already has in a single-valued field
+   * (the head disagrees with the file). Off by default: the file's value is more often right than the head, and a
+   * bulk accept should not overwrite it. Naming tracks or values takes them anyway.
+   */
+  replacing?: boolean;
 }
 
 /** The SQL condition selecting proposed rows by `f`; `p` prefixes the column names (a table alias). */
@@ -76,8 +82,15 @@ function where(f: ReviewFilter, p = ''): { sql: string; args: unknown[] } {
 export function reviewPredictions(store: LibraryStore, action: 'accept' | 'reject' | 'reset', f: ReviewFilter): number {
   const status = action === 'accept' ? 'accepted' : action === 'reject' ? 'rejected' : 'pending';
   const w = where(f);
+  const bulk = !f.trackIds && !f.values;
+  // A bulk accept leaves out replacements of a track's own value in single-valued fields (see `replacing`).
+  const keepOwn =
+    action === 'accept' && bulk && !f.replacing
+      ? ` AND NOT (head_id IN (SELECT id FROM heads WHERE multi_label = 0)
+           AND EXISTS (SELECT 1 FROM predictions q WHERE q.track_id = predictions.track_id AND q.field = predictions.field AND q.in_file = 1))`
+      : '';
   return store.db
-    .prepare(`UPDATE predictions SET status = ?, decided_at = ? WHERE ${w.sql} AND status != ?`)
+    .prepare(`UPDATE predictions SET status = ?, decided_at = ? WHERE ${w.sql} AND status != ?${keepOwn}`)
     .run(status, status === 'pending' ? null : Date.now(), ...w.args, status).changes;
 }
 

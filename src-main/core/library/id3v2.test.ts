@@ -2,7 +2,7 @@ import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { frame, id3Tag, syncsafe, textBody, txxxBody } from '../../../tests/helpers/tag-bytes.js';
 import { decodeText, ID3V1_GENRES, parseId3v2, parseTcon } from './id3v2.js';
-import { id3Facets } from './read-tags.js';
+import { facetsFromTags, id3Facets } from './read-tags.js';
 
 describe('parseTcon: TCON as careful taggers read it', () => {
   it('resolves ID3v1 references, several in a row, refinements, RX and CR', () => {
@@ -77,5 +77,18 @@ describe('parseId3v2', () => {
     const broken = Buffer.concat([frame('TCON', textBody('Rock', 0), 3), Buffer.from('TMOO'), Buffer.from([0, 0, 0x7f, 0xff, 0, 0])]);
     expect(id3Facets(parseId3v2(id3Tag(3, [broken]))!)).toEqual({ genre: ['Rock'] });
     expect(parseId3v2(Buffer.from('not a tag at all'))).toBeNull();
+  });
+});
+
+describe('facetsFromTags: one view over several tag blocks', () => {
+  const id3 = parseId3v2(id3Tag(3, [frame('TCON', textBody('Stale', 0), 3), frame('TXXX', txxxBody('MOOD', 'Old', 0), 3)]))!;
+  it('ignores an ID3v2 block beside Vorbis comments (a FLAC tagged long ago), field by field too', () => {
+    const vorbis = [{ id: 'GENRE', value: 'Fresh' }];
+    expect(facetsFromTags({ vorbis }, id3)).toEqual({ genre: ['Fresh'] });
+  });
+  it('merges ID3v2, APEv2, RIFF INFO and ID3v1 per field by precedence', () => {
+    const native = { APEv2: [{ id: 'Genre', value: 'Trip-Hop' }, { id: 'MOOD', value: 'Chill' }, { id: 'STYLE', value: 'Dub' }], ID3v1: [{ id: 'genre', value: 'Jazz' }] };
+    expect(facetsFromTags(native, id3)).toEqual({ genre: ['Stale'], mood: ['Old'], style: ['Dub'] });
+    expect(facetsFromTags({ exif: [{ id: 'IGNR', value: 'Ambient' }] }, parseId3v2(id3Tag(3, [frame('TXXX', txxxBody('MOOD', 'Calm', 0), 3)]))!)).toEqual({ mood: ['Calm'], genre: ['Ambient'] });
   });
 });

@@ -25,7 +25,10 @@ export interface Id3v2Frame {
 export interface Id3v2Tag {
   /** Major version: 2, 3 or 4. */
   version: 2 | 3 | 4;
+  /** The text frames. */
   frames: Id3v2Frame[];
+  /** Every frame's id, in order (text or not), to check a write kept them. */
+  ids: string[];
 }
 
 /** The ID3v1 genre list with Winamp's extensions (0–191), as TagLib, ffmpeg and music-metadata resolve "(17)". */
@@ -165,6 +168,7 @@ export function parseId3v2(tag: Uint8Array): Id3v2Tag | null {
   if (flags & 0x40 && version === 3) pos = 4 + uint32(body, 0);
   else if (flags & 0x40 && version === 4) pos = syncsafe(body, 0);
   const frames: Id3v2Frame[] = [];
+  const ids: string[] = [];
   const idLen = version === 2 ? 3 : 4;
   const headLen = version === 2 ? 6 : 10;
   while (pos + headLen <= body.length) {
@@ -184,6 +188,7 @@ export function parseId3v2(tag: Uint8Array): Id3v2Tag | null {
     const end = start + frameSize;
     if (frameSize <= 0 || end > body.length) break;
     pos = end;
+    ids.push(id);
     if (id[0] !== 'T') continue;
     let data = body.subarray(start, end);
     try {
@@ -213,7 +218,7 @@ export function parseId3v2(tag: Uint8Array): Id3v2Tag | null {
       frames.push({ id, description, values: rest });
     } else frames.push({ id, description: '', values });
   }
-  return { version: version as 2 | 3 | 4, frames };
+  return { version: version as 2 | 3 | 4, frames, ids };
 }
 
 function frameAt(b: Uint8Array, pos: number): boolean {

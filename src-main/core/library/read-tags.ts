@@ -71,10 +71,16 @@ const NOT_FACETS = new Set([
 const NUL = new RegExp(String.fromCharCode(0));
 const NUL_OR_SEMICOLON = new RegExp(`${String.fromCharCode(0)}|;`);
 
+/** Whether a tag field is a facet Earmark reads and writes (not a column such as title, nor a technical field). */
+export function isFacetField(field: string): boolean {
+  const name = field.trim().toLowerCase();
+  return !!name && !NOT_FACETS.has(name) && !/^(musicbrainz|acoustid|replaygain|mp3gain|r128)/.test(name);
+}
+
 function addFacet(facets: Record<string, string[]>, field: string, value: string | null, separator: RegExp = NUL): void {
   if (value === null) return;
   const name = field.trim().toLowerCase();
-  if (!name || NOT_FACETS.has(name) || name.startsWith('musicbrainz') || name.startsWith('acoustid') || name.startsWith('replaygain') || name.startsWith('mp3gain')) return;
+  if (!isFacetField(name)) return;
   // ID3v2.4 keeps several values in one frame separated by NUL; older taggers leave the NUL in.
   for (const part of value.split(separator)) {
     const v = part.trim();
@@ -90,12 +96,17 @@ function addFacet(facets: Record<string, string[]>, field: string, value: string
  * foobar2000 do: Vorbis comments / MP4 / ASF items first (a FLAC's Vorbis comments over a stale ID3v2 block),
  * then ID3v2 (read by `id3v2.ts`, not music-metadata, for TCON's references and numeric-looking text), then
  * APEv2, then RIFF INFO, then ID3v1. So a WAV whose INFO chunk has the genre and whose `id3 ` chunk has the mood
- * shows both. music-metadata's `common` is not used: it folds style into genre and keeps one mood.
+ * shows both. Beside Vorbis comments or MP4 items, ID3 and APE blocks are stale leftovers and ignored.
+ * music-metadata's `common` is not used: it folds style into genre and keeps one mood.
  */
 export function facetsFromTags(native: IAudioMetadata['native'], id3: Id3v2Tag | null): Record<string, string[]> {
   const blocks: Array<{ rank: number; facets: Record<string, string[]> }> = [];
-  if (id3) blocks.push({ rank: 1, facets: id3Facets(id3) });
+  // A format's own tags (Vorbis comments in FLAC and Ogg, MP4 items, ASF) make any ID3 or APE block beside them a
+  // leftover of an old tagger: stale, and ignored, as TagLib ignores an ID3v2 block in a FLAC.
+  const own = Object.keys(native).some((f) => f === 'vorbis' || f === 'iTunes' || f === 'asf');
+  if (id3 && !own) blocks.push({ rank: 1, facets: id3Facets(id3) });
   for (const [format, tags] of Object.entries(native)) {
+    if (own && rank(format) !== 0) continue;
     if (format.startsWith('ID3v2') && id3) continue; // read above, from the bytes
     const facets: Record<string, string[]> = {};
     for (const tag of tags) {
@@ -169,6 +180,9 @@ export async function readTrackFacts(path: string): Promise<TrackFacts> {
   if (!f.container && !f.codec) throw new Error('not a recognised audio file (no container or codec found)');
   const c = m.common;
   const nonEmpty = (s: string | undefined | null) => (s && s.trim() ? s.trim() : null);
+  // In MP3, WAV and AIFF files the ID3v2 tag is the main one: its text frames as id3v2.ts reads them (music-metadata
+  // misreads unsynchronised ID3v2.3 tags and ID3v2.4 extended headers), else music-metadata's.
+  const main = id3 && !Object.keys(m.native).some((x) => x === 'vorbis' || x === 'iTunes' || x === 'asf') ? id3Text(id3) : null;
   return {
     container: f.container ?? null,
     codec: f.codec ?? null,
@@ -177,12 +191,12 @@ export async function readTrackFacts(path: string): Promise<TrackFacts> {
     channels: f.numberOfChannels ?? null,
     bitrate: f.bitrate && Number.isFinite(f.bitrate) ? f.bitrate : null,
     lossless: f.lossless ?? null,
-    artist: nonEmpty(c.artist),
-    albumArtist: nonEmpty(c.albumartist),
-    album: nonEmpty(c.album),
-    title: nonEmpty(c.title),
-    trackNo: c.track?.no ?? null,
-    year: c.year ?? null,
+    artist: main?.artist ?? nonEmpty(c.artist),
+    albumArtist: main?.albumArtist ?? nonEmpty(c.albumartist),
+    album: main?.album ?? nonEmpty(c.album),
+    title: main?.title ?? nonEmpty(c.title),
+    trackNo: main?.trackNo ?? c.track?.no ?? null,
+    year: main?.year ?? c.year ?? null,
     facets: facetsFromTags(m.native, id3),
     ...(byContent ? { contentFormat: byContent.ext } : {}),
   };
@@ -199,4 +213,27 @@ function chainedDuration(path: string, container: string | undefined): number | 
   } catch {
     return null;
   }
+}
+
+/** Title, artists, album, track number and year from an ID3v2 tag's text frames (v2.2 ids too); absent ones undefined. */
+function id3Text(tag: Id3v2Tag): { artist?: string; albumArtist?: string; album?: string; title?: string; trackNo?: number; year?: number } {
+  const first = (...ids: string[]) => {
+    for (const id of ids) {
+      const v = tag.frames.find((f) => f.id === id)?.values.find((x) => x.trim());
+      if (v) return v.trim();
+    }
+    return undefined;
+  };
+  const track = first('TRCK', 'TRK');
+  const year = first('TDRC', 'TYER', 'TYE', 'TDOR', 'TORY');
+  const n = track ? Number.parseInt(track, 10) : Number.NaN;
+  const y = year ? Number.parseInt(year.slice(0, 4), 10) : Number.NaN;
+  return {
+    title: first('TIT2', 'TT2'),
+    artist: first('TPE1', 'TP1'),
+    albumArtist: first('TPE2', 'TP2'),
+    album: first('TALB', 'TAL'),
+    ...(Number.isFinite(n) && n > 0 ? { trackNo: n } : {}),
+    ...(Number.isFinite(y) && y > 0 ? { year: y } : {}),
+  };
 }

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Ffmpeg } from '../audio/decode.js';
 import { applyByteDelta, byteDelta, DELTA_MAX_BYTES, DELTA_MAX_FILE, sha256 } from './byte-delta.js';
 import { contentHash } from './content-hash.js';
-import { readId3v2 } from './id3v2.js';
+import { readId3v2, type Id3v2Tag } from './id3v2.js';
 import { oggStreams } from './ogg.js';
 import { readTrackFacts, type TrackFacts } from './read-tags.js';
 import { writeTags, type TagSet } from './tag-fields.js';
@@ -49,7 +49,10 @@ export interface JournalEntry {
   /** The file's identity before and after, so undo knows the file was not touched since. */
   hashBefore: string;
   hashAfter: string | null;
-  state: 'pending' | 'done';
+  /** pending: journaled, the file maybe replaced (a crash); done: replaced; failed: refused, the file untouched. */
+  state: 'pending' | 'done' | 'failed';
+  /** For the entries of an undo: the batch it undoes. */
+  undoOf?: string;
   /** The ID3v2 version the file had before (2, 3, 4), or null without ID3v2: a values undo writes that version. */
   id3VersionBefore?: number | null;
   /** SHA-256 of the whole file before and after the write: undo gives back the original bytes only from `sha256After`. */
@@ -68,6 +71,8 @@ export interface SafeWriteOptions {
   id3Version?: 3 | 4;
   /** Tests: throw at this step, as a crash there would stop the write. */
   failAt?: WriteStep;
+  /** This write undoes that batch (recorded in the journal). */
+  undoOf?: string;
 }
 
 /** How a file was given back by undo: its original bytes, or (the file changed since the write) its values. */
@@ -150,19 +155,35 @@ export function readJournal(dir: string, batch: string): JournalEntry[] {
       // A line cut short by a crash while appending: the entry before it stands.
     }
   }
-  return [...byPath.values()];
+  // A refused write left its file untouched: nothing of it to undo.
+  return [...byPath.values()].filter((e) => e.state !== 'failed');
 }
 
-export function listBatches(dir: string): Array<{ batch: string; files: number; at: number }> {
+export interface BatchSummary {
+  batch: string;
+  files: number;
+  at: number;
+  /** An undo: the batch it undid. */
+  undoOf?: string;
+  /** Undone by this later batch. */
+  undoneBy?: string;
+}
+
+/** The batches written so far, newest first (batches whose every write was refused are left out). */
+export function listBatches(dir: string): BatchSummary[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  const all: BatchSummary[] = readdirSync(dir)
     .filter((f) => f.endsWith('.jsonl'))
     .map((f) => {
       const batch = f.slice(0, -6);
       const entries = readJournal(dir, batch);
-      return { batch, files: entries.length, at: entries.length ? Math.min(...entries.map((e) => e.at)) : 0 };
+      const undoOf = entries.find((e) => e.undoOf)?.undoOf;
+      return { batch, files: entries.length, at: entries.length ? Math.min(...entries.map((e) => e.at)) : 0, ...(undoOf ? { undoOf } : {}) };
     })
+    .filter((b) => b.files > 0)
     .sort((a, b) => b.at - a.at);
+  for (const b of all) if (b.undoOf) for (const u of all) if (u.batch === b.undoOf && !u.undoneBy) u.undoneBy = b.batch;
+  return all;
 }
 
 /** MD5 of the decoded audio of the first audio stream (ffmpeg's md5 muxer): equal means bit-identical audio. */
@@ -222,6 +243,42 @@ async function checkUnchanged(path: string, expected: ExpectedFile, outcome: str
   return st;
 }
 
+/**
+ * Where a write goes: the real file behind a symbolic link (the link stays a link), its folder and a temporary
+ * name beside it. Refuses a file that is read-only by its permission bits (even for root, who could force it), a
+ * folder that is not writable, and a file with several hard links (replacing it would split them: the other names
+ * would keep the old tags).
+ */
+async function writableTarget(path: string, st: Stats, outcome: string): Promise<{ real: string; folder: string; tmp: string }> {
+  const real = realpathSync(path);
+  const folder = dirname(real);
+  const readOnly = (st.mode & 0o222) === 0;
+  try {
+    if (readOnly) throw new Error('read-only');
+    await access(real, constants.W_OK);
+    await access(folder, constants.W_OK);
+  } catch {
+    throw new TagWriteError('read-only', `${path} is read-only (or its folder is); ${outcome}: Earmark does not force it. Make it writable (chmod u+w, or the file's Properties), then try again.`);
+  }
+  if (st.nlink > 1) {
+    throw new TagWriteError(
+      'unsupported',
+      `${path} has ${st.nlink} hard links (the same file under several names); ${outcome}: replacing it safely would split them, and the other names would keep the old tags. Tag the files by one name only (copy it), or use a symbolic link.`,
+    );
+  }
+  return { real, folder, tmp: join(folder, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${basename(real)}`) };
+}
+
+/** Give the temporary copy the original's permissions and, where allowed, its owner (root would make it root's). */
+function keepOwnership(tmp: string, st: Stats): void {
+  chmodSync(tmp, st.mode & 0o7777);
+  try {
+    chownSync(tmp, st.uid, st.gid);
+  } catch {
+    // Not permitted for an ordinary user (and not needed: the file is already theirs).
+  }
+}
+
 /** After the rename: the file's new identity (as the scanner records it), and the journal's "done" line. */
 async function journalDone(journalDir: string, pending: JournalEntry, sha256After: string | undefined, kept: { name: string; bytes: number } | null): Promise<ExpectedFile> {
   const now = statSync(pending.path);
@@ -249,19 +306,12 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
   const fail = (step: WriteStep) => {
     if (o.failAt === step) throw new Error(`injected failure at ${step}`);
   };
-  const folder = dirname(path);
-  const tmp = join(folder, `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${basename(path)}`);
   const fields = Object.keys(changes).map((f) => f.toLowerCase());
   if (fields.length === 0) throw new TagWriteError('unsupported', 'Nothing to write.');
 
   // ── check ──
   const st = await checkUnchanged(path, o.expected, `no ${fields.join(', ')} written`, 'write again');
-  try {
-    await access(path, constants.W_OK);
-    await access(folder, constants.W_OK);
-  } catch {
-    throw new TagWriteError('read-only', `${path} is read-only (or its folder is); no ${fields.join(', ')} written: Earmark does not force it. Make it writable (chmod u+w, or the file's Properties), then write again.`);
-  }
+  const { real, folder, tmp } = await writableTarget(path, st, `no ${fields.join(', ')} written`);
   if (!/\.(mp3|flac|ogg|oga|opus|m4a|mp4|m4b|wav|aiff?)$/i.test(path)) {
     throw new TagWriteError('unsupported', `${path}: Earmark writes tags into MP3, FLAC, Ogg, Opus, M4A, WAV and AIFF files only; no ${fields.join(', ')} written. Tag it with a tagger for its format (the values are in earmark review).`);
   }
@@ -306,6 +356,7 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
     state: 'pending',
     id3VersionBefore,
     ...(original ? { sha256Before: sha256(original) } : {}),
+    ...(o.undoOf ? { undoOf: o.undoOf } : {}),
   };
   appendJournal(o.journalDir, pending);
   fail('journal');
@@ -314,7 +365,8 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
 
   try {
     // ── copy, write, fsync ──
-    copyFileSync(path, tmp, constants.COPYFILE_EXCL);
+    copyFileSync(real, tmp, constants.COPYFILE_EXCL);
+    keepOwnership(tmp, st);
     fail('copy');
     const set: TagSet = { facets: after };
     try {
@@ -338,6 +390,14 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
         throw new TagWriteError('verify-failed', `${path}: writing ${fields.join(', ')} would also change ${k}, which was not asked for, so the file was left as it was. Report the file (its tags confuse the writer).`);
       }
     }
+    // Every other ID3v2 frame survives a write in the same version (node-taglib-sharp drops some it cannot render).
+    const lost = lostId3Frames(path, tmp);
+    if (lost.length) {
+      throw new TagWriteError(
+        'verify-failed',
+        `${path}: writing ${fields.join(', ')} would drop its ${lost.join(', ')} frame${lost.length === 1 ? '' : 's'} (the tag writer cannot keep ${lost.length === 1 ? 'it' : 'them'}), so the file was left as it was. Write with --id3 ${id3VersionBefore === 3 ? 4 : 3} if that version suits you, or tag it with another tagger.`,
+      );
+    }
     for (const k of ['artist', 'album', 'title', 'trackNo', 'year', 'albumArtist'] as const) {
       if (reread[k] !== current[k]) throw new TagWriteError('verify-failed', `${path}: writing ${fields.join(', ')} would also change ${k}, so the file was left as it was. Report the file (its tags confuse the writer).`);
     }
@@ -354,10 +414,12 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
     }
 
     // ── replace ──
-    renameSync(tmp, path);
+    renameSync(tmp, real);
     fail('rename');
   } catch (e) {
     rmSync(tmp, { force: true });
+    // A refusal leaves the file as it was: say so in the journal, so undo does not look for it.
+    if (e instanceof TagWriteError) appendJournal(o.journalDir, { ...pending, at: Date.now(), state: 'failed' });
     throw e;
   }
   fsyncPath(folder);
@@ -365,6 +427,34 @@ export async function safeWriteTags(path: string, changes: FacetChanges, o: Safe
 
   const file = await journalDone(o.journalDir, pending, sha256After, kept);
   return { path, before, after, file, facts: await readTrackFacts(path) };
+}
+
+/**
+ * The ID3v2 frames a write lost: ids present before (in the original file's tag) and not after (the written copy's), when the
+ * tag kept its version. The facet frames are left out (they are what is written), and a version change is asked
+ * for explicitly, so not checked.
+ */
+function lostId3Frames(original: string, written: string): string[] {
+  let before: Id3v2Tag | null = null;
+  let after: Id3v2Tag | null = null;
+  try {
+    before = readId3v2(original);
+    after = readId3v2(written);
+  } catch {
+    return [];
+  }
+  if (!before || !after || before.version !== after.version) return [];
+  const facet = (id: string) => ['TCON', 'TMOO', 'TXXX', 'TCO', 'TXX'].includes(id);
+  const left = new Map<string, number>();
+  for (const id of after.ids) left.set(id, (left.get(id) ?? 0) + 1);
+  const lost: string[] = [];
+  for (const id of before.ids) {
+    if (facet(id)) continue;
+    const n = left.get(id) ?? 0;
+    if (n > 0) left.set(id, n - 1);
+    else if (!lost.includes(id)) lost.push(id);
+  }
+  return lost;
 }
 
 /** The ID3v2 version of a file's tag (2, 3, 4), or null when it has none or it cannot be read. */
@@ -384,19 +474,29 @@ export function id3Version(path: string): number | null {
  * the original's and its decoded audio the same, renames it over the file and fsyncs the folder.
  * Throws `TagWriteError` like `safeWriteTags`.
  */
-export async function restoreOriginalBytes(entry: JournalEntry, o: Omit<SafeWriteOptions, 'id3Version'>): Promise<SafeWriteResult | null> {
+export async function restoreOriginalBytes(entry: JournalEntry, o: Omit<SafeWriteOptions, 'id3Version' | 'undoOf'>): Promise<SafeWriteResult | null> {
   const path = entry.path;
-  if (!entry.delta || !entry.sha256After || !entry.sha256Before || entry.state !== 'done') return null;
-  await checkUnchanged(path, o.expected, 'nothing undone', 'undo again');
+  // A write cut short after its rename (a crash) is still pending, with its delta kept under its usual name.
+  const deltaRel = entry.state === 'done' ? entry.delta : entry.state === 'pending' ? deltaName(entry.batch, path) : null;
+  if (!deltaRel || !entry.sha256Before || (entry.state === 'done' && !entry.sha256After)) return null;
+  const st = await checkUnchanged(path, o.expected, 'nothing undone', 'undo again');
+  const { real, folder, tmp } = await writableTarget(path, st, 'nothing undone');
   const current = readFileSync(path);
-  if (sha256(current) !== entry.sha256After) return null;
+  if (entry.state === 'done' && sha256(current) !== entry.sha256After) return null;
   let deltaBytes: Buffer;
   try {
-    deltaBytes = readFileSync(join(o.journalDir, entry.delta));
+    deltaBytes = readFileSync(join(o.journalDir, deltaRel));
   } catch {
-    return null; // the delta file is gone (journal folder cleaned by hand): values, then
+    return null; // the delta file is gone (journal folder cleaned by hand, or the crash came before it): values, then
   }
-  const original = applyByteDelta(current, deltaBytes);
+  let original: Buffer;
+  try {
+    original = applyByteDelta(current, deltaBytes);
+  } catch (e) {
+    if (entry.state === 'pending') return null; // the file is not the one the delta was made from
+    throw e;
+  }
+  if (entry.state === 'pending' && sha256(original) !== entry.sha256Before) return null;
   if (sha256(original) !== entry.sha256Before) throw new TagWriteError('verify-failed', `${path}: the journal's delta does not give back its original bytes (the journal was edited?), so ${Object.keys(entry.before).join(', ')} ${Object.keys(entry.before).length === 1 ? 'was' : 'were'} not undone and the file was left as it is. Set the old values by hand with earmark tag --set.`);
   const facts = await readTrackFacts(path);
   const before: FacetChanges = Object.fromEntries(Object.keys(entry.after).map((f) => [f, facts.facets[f] ?? []]));
@@ -410,10 +510,10 @@ export async function restoreOriginalBytes(entry: JournalEntry, o: Omit<SafeWrit
     hashAfter: null,
     state: 'pending',
     id3VersionBefore: id3Version(path),
-    sha256Before: entry.sha256After,
+    sha256Before: sha256(current),
+    undoOf: entry.batch,
   };
   appendJournal(o.journalDir, pending);
-  const tmp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(4).toString('hex')}-${basename(path)}`);
   let kept: { name: string; bytes: number } | null = null;
   let restored: TrackFacts;
   try {
@@ -424,16 +524,18 @@ export async function restoreOriginalBytes(entry: JournalEntry, o: Omit<SafeWrit
     } finally {
       closeSync(fd);
     }
+    keepOwnership(tmp, st);
     restored = await readTrackFacts(tmp);
     const [a, b] = await Promise.all([audioDigest(o.ffmpeg, path), audioDigest(o.ffmpeg, tmp)]);
     if (a !== b) throw new TagWriteError('verify-failed', `${path}: undoing ${Object.keys(entry.before).join(', ')} would change its decoded audio, so the file was left as it is. Report the file.`);
     kept = keepDelta(o.journalDir, o.batch, path, original, current);
-    renameSync(tmp, path);
+    renameSync(tmp, real);
   } catch (e) {
     rmSync(tmp, { force: true });
+    if (e instanceof TagWriteError) appendJournal(o.journalDir, { ...pending, at: Date.now(), state: 'failed' });
     throw e;
   }
-  fsyncPath(dirname(path));
+  fsyncPath(folder);
   const file = await journalDone(o.journalDir, pending, entry.sha256Before, kept);
   return { path, before, after: entry.before, file, facts: restored };
 }
