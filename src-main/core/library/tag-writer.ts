@@ -101,15 +101,21 @@ function fsyncPath(path: string, flags = 'r'): void {
   }
 }
 
-function appendJournal(dir: string, e: JournalEntry): void {
-  mkdirSync(dir, { recursive: true });
-  const fd = openSync(join(dir, `${e.batch}.jsonl`), 'a');
+/** Write (flags 'w', 'wx') or append ('a') bytes to a file and fsync it before returning. */
+function writeSynced(path: string, data: string | Uint8Array, flags: 'a' | 'w' | 'wx'): void {
+  const fd = openSync(path, flags);
   try {
-    writeSync(fd, `${JSON.stringify(e)}\n`);
+    if (typeof data === 'string') writeSync(fd, data);
+    else writeSync(fd, data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+function appendJournal(dir: string, e: JournalEntry): void {
+  mkdirSync(dir, { recursive: true });
+  writeSynced(join(dir, `${e.batch}.jsonl`), `${JSON.stringify(e)}\n`, 'a');
 }
 
 /** Where a batch's deltas live, and one file's delta name (stable per batch and path). */
@@ -128,13 +134,7 @@ function keepDelta(journalDir: string, batch: string, path: string, written: Uin
   const full = join(journalDir, name);
   mkdirSync(dirname(full), { recursive: true });
   const tmp = `${full}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, delta);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeSynced(tmp, delta, 'w');
   renameSync(tmp, full);
   fsyncPath(dirname(full));
   return { name, bytes: delta.length };
@@ -517,13 +517,7 @@ export async function restoreOriginalBytes(entry: JournalEntry, o: Omit<SafeWrit
   let kept: { name: string; bytes: number } | null = null;
   let restored: TrackFacts;
   try {
-    const fd = openSync(tmp, 'wx');
-    try {
-      writeSync(fd, original);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeSynced(tmp, original, 'wx');
     keepOwnership(tmp, st);
     restored = await readTrackFacts(tmp);
     const [a, b] = await Promise.all([audioDigest(o.ffmpeg, path), audioDigest(o.ffmpeg, tmp)]);
