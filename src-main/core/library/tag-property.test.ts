@@ -77,3 +77,26 @@ describe.each(FORMATS)('property: any facet set, $name', (f) => {
     );
   }, 300_000);
 });
+
+describe('a write cut short by a crash just after its rename', () => {
+  it('still undoes to the byte from its pending journal entry and the delta kept before the rename', async () => {
+    const dir = join(t.dir, 'crash');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, 'track.flac');
+    copyFileSync(join(t.dir, 'src-flac.flac'), path);
+    const original = sha(path);
+    const journalDir = join(dir, 'journal');
+    const batch = newBatchId();
+    const st = statSync(path);
+    await expect(
+      safeWriteTags(path, { mood: ['Crash'] }, { ffmpeg: ffmpeg(), journalDir, batch, expected: { size: st.size, mtimeMs: st.mtimeMs, hash: await contentHash(path) }, failAt: 'rename' }),
+    ).rejects.toThrow(/injected failure at rename/);
+    const [entry] = readJournal(journalDir, batch);
+    expect(entry.state).toBe('pending');
+    expect((await readTrackFacts(path)).facets.mood).toEqual(['Crash']);
+    const now = statSync(path);
+    const r = await restoreOriginalBytes(entry, { ffmpeg: ffmpeg(), journalDir, batch: newBatchId(), expected: { size: now.size, mtimeMs: now.mtimeMs, hash: await contentHash(path) } });
+    expect(r).not.toBeNull();
+    expect(sha(path)).toBe(original);
+  });
+});
