@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTrackFacts } from '../src-main/core/library/read-tags.js';
@@ -47,6 +47,8 @@ describe('earmark tag', () => {
     expect(cli(['tag', '--track', '1', '--set', 'genre'], { home }).stderr).toMatch(/field=value/);
     expect(cli(['tag', '--undo', 'nope'], { home }).stderr).toMatch(/No tag-writing batch/);
     expect(cli(['tag', '--write'], { home }).stdout).toMatch(/Nothing to write: there are no predictions yet\. Run `earmark predict`/);
+    writeFileSync(join(t.dir, 'notes.txt'), 'not music');
+    expect(cli(['scan', join(t.dir, 'notes.txt')], { home }).stderr).toMatch(/notes\.txt is a file, not a music folder/);
   });
 });
 

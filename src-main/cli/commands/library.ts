@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { isAudioPath } from '../../core/library/walk.js';
 import { join } from 'node:path';
 import { Earmark } from '../../core/api.js';
 import { formatDuration, ProgressBar } from '../progress.js';
@@ -54,7 +55,10 @@ export function registerLibraryCommands(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (folders: string[], o: { json?: boolean; verify?: boolean }, cmd: Command) => {
       await withEarmark(cmd, async (e) => {
-        for (const f of folders) if (!existsSync(f)) throw new Error(`No such folder: ${f}`);
+        for (const f of folders) {
+          if (!existsSync(f)) throw new Error(`No such folder: ${f}`);
+          if (!statSync(f).isDirectory() && !isAudioPath(f)) throw new Error(`${f} is a file, not a music folder (nor an audio file): name its folder instead.`);
+        }
         const bar = new ProgressBar(o.verify ? 'Verifying' : 'Scanning');
         const r = await e.scan(folders, { verify: o.verify, onProgress: (p) => p.total > 0 && bar.update(p.done, p.total) });
         bar.done();

@@ -37,6 +37,12 @@ describe('walkAudio', () => {
     expect(names.some((n) => n.startsWith(LONG))).toBe(true);
     expect(problems.map((p) => p.path)).toContain(join(music, 'dangling.mp3'));
   });
+  it('takes a single audio file as a root, and reports a non-audio file given as a folder', async () => {
+    const problems: WalkProblem[] = [];
+    const found = await walkAudio([join(music, 'a.ogg'), join(music, 'cover.jpg')], (p) => problems.push(p));
+    expect(found.map((f) => f.path)).toEqual([join(music, 'a.ogg')]);
+    expect(problems).toEqual([{ path: join(music, 'cover.jpg'), code: 'not-audio', message: expect.stringMatching(/not a music folder/) }]);
+  });
   it('reports a folder that does not exist and carries on', async () => {
     const problems: WalkProblem[] = [];
     const found = await walkAudio([join(dir, 'missing'), music], (p) => problems.push(p));

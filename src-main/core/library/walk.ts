@@ -89,8 +89,9 @@ export async function walkAudio(roots: readonly string[], onProblem: (p: WalkPro
     } catch (e) {
       const d = describe(e);
       if (d.code === 'ENOTDIR') {
-        // A root that is a single file.
-        await consider(dir, false);
+        // A root that is a single file: scanned if it is audio by its name, reported otherwise.
+        if (isAudioPath(dir)) await consider(dir, false);
+        else onProblem({ path: dir, code: 'not-audio', message: 'is a file without an audio extension, not a music folder: name its folder instead' });
         continue;
       }
       onProblem({ path: dir, ...d });
