@@ -49,6 +49,7 @@ describe('earmark tag', () => {
     expect(cli(['tag', '--write'], { home }).stdout).toMatch(/Nothing to write: there are no predictions yet\. Run `earmark predict`/);
     writeFileSync(join(t.dir, 'notes.txt'), 'not music');
     expect(cli(['scan', join(t.dir, 'notes.txt')], { home }).stderr).toMatch(/notes\.txt is a file, not a music folder/);
+    expect(cli(['predict', '--folds', '1'], { home }).stderr).toMatch(/--folds must be a whole number of at least 2/);
   });
 });
 

@@ -3,10 +3,10 @@ import { Earmark } from '../core/api.js';
 
 /** What the command modules (`commands/*.ts`) share: option parsers, output, and opening the library. */
 
-export function positiveInt(name: string) {
+export function positiveInt(name: string, min = 1) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive whole number.`);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(min === 1 ? `${name} must be a positive whole number.` : `${name} must be a whole number of at least ${min}.`);
     return n;
   };
 }

@@ -98,7 +98,7 @@ export function registerTagCommands(program: Command): void {
     .option('--representation <name>', 'the track vectors the heads read (default: the library’s best by its last `earmark eval`, else dsp)')
     .addOption(headKind)
     .option('--min-support <n>', 'tracks a value needs to be learned', positiveInt('--min-support'), 5)
-    .option('--folds <n>', 'cross-fitting folds (every tagged track is predicted by heads that never saw it)', positiveInt('--folds'), 5)
+    .option('--folds <n>', 'cross-fitting folds, at least 2 (every tagged track is predicted by heads that never saw it)', positiveInt('--folds', 2), 5)
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
     .option('--workers <n>', 'threads training the folds side by side (default: one per core on the WebAssembly backend, for 1,500+ tagged tracks)', positiveInt('--workers'))
     .option('--json', 'machine-readable output')
