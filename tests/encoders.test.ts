@@ -175,6 +175,7 @@ describe('earmark train / embed / eval', () => {
     expect(cli(['train', '--name', 'dsp'], { home }).stderr).toMatch(/built-in representation/);
     expect(cli(['train', '--name', 'x', '--sources', 'bpm'], { home }).stderr).toMatch(/bpm source needs/);
     expect(cli(['train', '--name', 'trip'], { home }).stderr).toMatch(/exists already/);
+    expect(cli(['train', '--name', 'trip', '--resume', '--kind', 'multitask'], { home }).stderr).toMatch(/"trip" is a triplet model: --resume continues it as one/);
     expect(cli(['eval', '--representations', 'nothing'], { home }).stderr).toMatch(/No "nothing" vectors/);
   });
 });

@@ -63,6 +63,12 @@ export function registerModelCommands(program: Command): void {
         cmd: Command,
       ) => {
         await withEarmark(cmd, async (e) => {
+          // Resuming keeps the model's own kind: a different --kind named on the command line is a mistake to say.
+          const meta = join(e.paths.modelsDir, o.name, 'earmark.json');
+          if (o.resume && cmd.getOptionValueSource('kind') === 'cli' && existsSync(meta)) {
+            const was = (JSON.parse(readFileSync(meta, 'utf8')) as { kind?: string }).kind;
+            if (was && was !== o.kind) throw new Error(`"${o.name}" is a ${was} model: --resume continues it as one (leave out --kind ${o.kind}, or train a new model under another name).`);
+          }
           const rt = await e.tf();
           if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
           // One bar per phase (log-mel spectrograms, audio targets, training).
