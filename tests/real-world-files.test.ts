@@ -102,7 +102,7 @@ beforeAll(() => {
   put('07c-id3v24-apev2-id3v1.mp3', Buffer.concat([id3Tag(4, [f4('TIT2', 'V24 Title'), f4('TPE1', 'Test Artist Seven'), f4('TCON', 'Electronic')], { padding: 256 }), mp3, ape, v1]), { genre: ['Electronic'], mood: ['Chill'] });
   // 08: M4A with the numeric gnre atom and a freeform MOOD, moov last; ©gen with moov first.
   const m4aPath = join(t.dir, 'src.m4a');
-  run(['-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-ac', '2', '-c:a', 'aac', '-b:a', '128k', '-map_metadata', '-1', '-metadata', 'title=Gnre Title', '-metadata', 'artist=Test Artist Eight', '-metadata', 'genre=PLACEHOLDER', m4aPath]);
+  run(['-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-ac', '2', '-c:a', 'aac', '-b:a', '128k', '-map_metadata', '-1', '-metadata', 'title=Gnre Title', '-metadata', 'artist=Test Artist Eight', '-metadata', 'genre=Swapped For Gnre', m4aPath]); // its ©gen is replaced by a gnre atom below
   const m4a = readFileSync(m4aPath);
   const gnre = Buffer.alloc(2);
   gnre.writeUInt16BE(18); // ID3v1 17 (Rock) + 1

@@ -105,6 +105,7 @@ function fsyncPath(path: string, flags = 'r'): void {
 function writeSynced(path: string, data: string | Uint8Array, flags: 'a' | 'w' | 'wx'): void {
   const fd = openSync(path, flags);
   try {
+    // (Two calls: writeSync's overloads take a string or a buffer, not their union.)
     if (typeof data === 'string') writeSync(fd, data);
     else writeSync(fd, data);
     fsyncSync(fd);
