@@ -259,6 +259,11 @@ export class Earmark implements ApiContext {
     return encoders.compareRepresentations(this, reps, o);
   }
 
+  /** What `eval` compares when nothing is named, and on which queries (see `api/models.ts`). */
+  evaluationDefaults(): { representations: string[]; queriesFrom?: string } {
+    return encoders.evaluationDefaults(this);
+  }
+
   /** The representation similar, map and predict use when none is named, and why (see `api/recommend.ts`). */
   defaultRepresentation(): RepresentationChoice {
     return defaultRepresentation(this);

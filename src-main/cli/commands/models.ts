@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HEAD_KINDS, LEARNING_SOURCES, type TagHeadKind } from '../../core/contract.js';
+import { readMeta } from '../../core/learn/model-store.js';
 import { ProgressBar } from '../progress.js';
 import { fieldList, interruptible, pad, positiveInt, print, probability, withEarmark } from '../shared.js';
 
@@ -64,10 +65,10 @@ export function registerModelCommands(program: Command): void {
       ) => {
         await withEarmark(cmd, async (e) => {
           // Resuming keeps the model's own kind: a different --kind named on the command line is a mistake to say.
-          const meta = join(e.paths.modelsDir, o.name, 'earmark.json');
-          if (o.resume && cmd.getOptionValueSource('kind') === 'cli' && existsSync(meta)) {
-            const was = (JSON.parse(readFileSync(meta, 'utf8')) as { kind?: string }).kind;
-            if (was && was !== o.kind) throw new Error(`"${o.name}" is a ${was} model: --resume continues it as one (leave out --kind ${o.kind}, or train a new model under another name).`);
+          const dir = join(e.paths.modelsDir, o.name);
+          if (o.resume && cmd.getOptionValueSource('kind') === 'cli' && existsSync(join(dir, 'earmark.json'))) {
+            const was = readMeta(dir).kind;
+            if (was !== o.kind) throw new Error(`"${o.name}" is a ${was} model: --resume continues it as one (leave out --kind ${o.kind}, or train a new model under another name).`);
           }
           const rt = await e.tf();
           if (!o.json) process.stderr.write(`TensorFlow.js on ${rt.device}\n`);
@@ -181,19 +182,9 @@ export function registerModelCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o: { representations?: string[]; queriesFrom?: string; heads: string[] | false; head: TagHeadKind; minSupport: number; seed: number; json?: boolean }, cmd: Command) => {
       await withEarmark(cmd, async (e) => {
-        // By default every representation the library has, but rand (the untrained twins); a trained model is
-        // scored on the tracks it never trained on (the latest model's held-out tracks, unless --queries-from).
-        const models = e.store
-          .representations()
-          .filter((x) => x.vectors > 0 && x.name !== 'rand' && x.name !== 'dsp' && x.name !== 'mfcc' && existsSync(join(e.paths.modelsDir, x.name, 'earmark.json')))
-          .map((x) => x.name);
-        const representations = o.representations ?? ['dsp', 'mfcc', ...models].filter((x) => x === 'dsp' || x === 'mfcc' ? e.store.vectorCount(x) > 0 : true);
-        const metaOf = (name: string) => join(e.paths.modelsDir, name, 'earmark.json');
-        const latest = models.sort((a, b) => statSync(metaOf(b)).mtimeMs - statSync(metaOf(a)).mtimeMs)[0];
-        // Its held-out tracks, if they are this library's (an imported model's are another library's).
-        const heldOut = latest ? (JSON.parse(readFileSync(metaOf(latest), 'utf8')) as { heldOut?: number[] }).heldOut ?? [] : [];
-        const usable = heldOut.length >= 10 && heldOut.every((id) => e.store.trackById(id));
-        const queriesFrom = o.queriesFrom ?? (!o.representations && usable ? latest : undefined);
+        const defaults = o.representations ? { representations: o.representations } : e.evaluationDefaults();
+        const representations = defaults.representations;
+        const queriesFrom = o.queriesFrom ?? defaults.queriesFrom;
         const bar = new ProgressBar('Heads');
         const r = await e.compareRepresentations(representations, {
           queriesFrom,

@@ -1,4 +1,4 @@
-import { renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ffmpeg } from '../audio/decode.js';
 import { saveComparison } from './recommend.js';
@@ -105,6 +105,25 @@ function heldOutQueries(ctx: ApiContext, o: { queriesFrom?: string; seed?: numbe
   }
   const rng = new Random((o.seed ?? 1) + 7919);
   return ctx.store.allTracks().map((t) => t.id).filter(() => rng.next() < 0.15);
+}
+
+/**
+ * What `eval` compares when nothing is named: dsp, mfcc and every trained or imported representation with vectors
+ * (not rand, the untrained twins), and, when there is a model, the queries are the latest model's held-out tracks
+ * so it is not scored on tracks it trained on (if they are this library's: an imported model's are another's).
+ */
+export function evaluationDefaults(ctx: ApiContext): { representations: string[]; queriesFrom?: string } {
+  const models = ctx.store
+    .representations()
+    .filter((r) => r.vectors > 0 && !['dsp', 'mfcc', 'rand'].includes(r.name) && existsSync(join(ctx.paths.modelsDir, r.name, 'earmark.json')))
+    .map((r) => ({ name: r.name, at: statSync(join(ctx.paths.modelsDir, r.name, 'earmark.json')).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  const builtins = ['dsp', 'mfcc'].filter((r) => ctx.store.vectorCount(r) > 0);
+  const representations = [...builtins, ...models.map((m) => m.name).sort()];
+  const latest = models[0]?.name;
+  const heldOut = latest ? readMeta(join(ctx.paths.modelsDir, latest)).heldOut : [];
+  const usable = heldOut.length >= 10 && heldOut.every((id) => ctx.store.trackById(id));
+  return usable ? { representations, queriesFrom: latest } : { representations };
 }
 
 /** Precision@10 per facet of each representation, for held-out query tracks (a model's, or 15 % by seed). */
