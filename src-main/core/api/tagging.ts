@@ -71,8 +71,7 @@ export async function writeTags(
     if (Object.keys(changed).length === 0) continue;
     // A file that holds less audio than its header says is probably still being copied: replacing it now would
     // leave the copy writing into a file that is gone.
-    const truncated = ctx.store.db.prepare("SELECT message FROM errors WHERE track_id = ? AND code = 'truncated' AND content_hash = ?").get(trackId, t.content_hash) as { message: string } | undefined;
-    if (truncated) {
+    if (ctx.store.errorOf(trackId, 'truncated', t.content_hash)) {
       report.refused.push({
         trackId,
         path: t.path,

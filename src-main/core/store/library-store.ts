@@ -239,6 +239,11 @@ export class LibraryStore {
     if (stage) this.db.prepare('DELETE FROM errors WHERE track_id = ? AND stage = ?').run(trackId, stage);
     else this.db.prepare('DELETE FROM errors WHERE track_id = ?').run(trackId);
   }
+  /** A track's error of this code for its current content, if it has one (e.g. 'truncated'). */
+  errorOf(trackId: number, code: string, contentHash: string): { message: string } | undefined {
+    return this.db.prepare('SELECT message FROM errors WHERE track_id = ? AND code = ? AND content_hash = ?').get(trackId, code, contentHash) as { message: string } | undefined;
+  }
+
   errors(): ErrorRow[] {
     return this.db
       .prepare('SELECT e.track_id, t.path, e.stage, e.code, e.message, e.detail, e.at FROM errors e JOIN tracks t ON t.id = e.track_id ORDER BY t.path, e.stage')
