@@ -20,6 +20,7 @@ export default defineConfig({
           index: here('src-main/app/index.ts'),
           backend: here('src-main/app/backend.ts'),
           'analyze-worker': here('src-main/core/jobs/analyze-worker.ts'),
+          'spawner-process': here('src-main/core/audio/spawner-process.ts'),
           'head-worker': here('src-main/core/learn/heads/head-worker.ts'),
           'train-worker': here('src-main/core/learn/train-worker.ts'),
         },

@@ -1,10 +1,11 @@
-// Bundles the CLI, the analysis, head-training and encoder-training workers and the benchmark into out/cli (Node ESM). Dependencies stay external.
+// Bundles the CLI, ffmpeg's process starter, the analysis, head-training and encoder-training workers and the benchmark into out/cli (Node ESM). Dependencies stay external.
 import { build } from 'esbuild';
 
 await build({
   entryPoints: {
     earmark: 'src-main/cli/main.ts',
     'analyze-worker': 'src-main/core/jobs/analyze-worker.ts',
+    'spawner-process': 'src-main/core/audio/spawner-process.ts',
     'head-worker': 'src-main/core/learn/heads/head-worker.ts',
     'train-worker': 'src-main/core/learn/train-worker.ts',
     bench: 'src-main/cli/bench.ts',

@@ -26,6 +26,7 @@ const backend = new BackendHost((p, a, o) => utilityProcess.fork(p, a, o), join(
   ...process.env,
   EARMARK_HOME: home,
   EARMARK_WORKER: join(here, 'analyze-worker.js'),
+  EARMARK_SPAWNER: join(here, 'spawner-process.js'),
   EARMARK_HEAD_WORKER: join(here, 'head-worker.js'),
   EARMARK_TRAIN_WORKER: join(here, 'train-worker.js'),
   ...(existsSync(electronSqlite) ? { EARMARK_SQLITE_BINDING: electronSqlite } : {}),

@@ -12,6 +12,7 @@ import { batchOf, embedTrack, trainMultitask } from '../core/learn/train/trainer
 import { Earmark } from '../core/api.js';
 import { decodeExcerpts, resolveFfmpeg, SR } from '../core/audio/decode.js';
 import { DSP_REPRESENTATION, planExcerpts } from '../core/audio/representations.js';
+import { ProcessSpawner } from '../core/audio/spawner.js';
 import type { DemoManifest } from '../core/demo/demo-library.js';
 import { precisionAtK, randomVectors } from '../core/eval/retrieval.js';
 import { applyNormaliser } from '../core/index/normalise.js';
@@ -91,22 +92,25 @@ async function library(): Promise<{ dir: string; manifest: DemoManifest }> {
 }
 
 async function decodeFloor(manifest: DemoManifest): Promise<number> {
-  // Exactly the excerpt decoding analysis does, with the same concurrency (2 in flight per worker), and nothing else.
+  // Exactly the excerpt decoding analysis does, with the same concurrency (2 in flight per worker) and the same
+  // process starter, and nothing else.
   const ff = resolveFfmpeg();
   const tasks = manifest.tracks.map((t) => ({ path: t.path, excerpts: planExcerpts(t.seconds) }));
   let next = 0;
   let samples = 0;
   const c0 = cpuTimes();
   const t0 = performance.now();
+  const spawner = ProcessSpawner.supported ? await ProcessSpawner.start().catch(() => null) : null;
   await Promise.all(
     Array.from({ length: JOBS * 2 }, async () => {
       while (next < tasks.length) {
         const task = tasks[next++];
-        const audio = await decodeExcerpts(ff, task.path, task.excerpts, { sr: SR, shared: true });
+        const audio = await decodeExcerpts(ff, task.path, task.excerpts, { sr: SR, shared: true, spawner });
         for (const a of audio) samples += a.length;
       }
     }),
   );
+  await spawner?.close();
   const s = (performance.now() - t0) / 1000;
   results.decodeOnly = {
     tracks: tasks.length,

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { SpawnerGone, type ProcessSpawner } from './spawner.js';
 
 /** Sample rate of every analysis in Earmark (librosa's default). */
 export const SR = 22050;
@@ -92,6 +93,11 @@ export interface ExcerptOptions {
    * more slowly from then on (V8 stops assuming no buffer is detached).
    */
   shared?: boolean;
+  /**
+   * Start ffmpeg from this helper process rather than from this one (see `ProcessSpawner`: cheaper when this
+   * process is big); started here when absent, null, or gone.
+   */
+  spawner?: ProcessSpawner | null;
   /**
    * Reach each excerpt by decoding from the start and discarding (ffmpeg's output-side `-ss`) instead of seeking
    * in the input: for files whose later parts seeking cannot reach, such as chained Ogg streams. Slower.
@@ -210,6 +216,30 @@ function runFfmpeg(ff: Ffmpeg, file: string, spans: readonly Span[], o: Omit<Exc
     if (hasSoxr(ff)) args.push('-af', `aresample=${sr}:resampler=soxr`);
     args.push('-ar', String(sr), '-f', 'f32le', '-acodec', 'pcm_f32le', `pipe:${fds[i]}`);
   });
+  const finish = (code: number | null, stderr: string, chunks: Buffer[][], bytes: number[]): Float32Array[] => {
+    const counts = bytes.map((b) => Math.floor(b / 4));
+    const empty = counts.some((n) => n === 0);
+    if ((code !== 0 || empty) && looksDrmProtected(file)) {
+      throw new DecodeError('drm', 'The audio is DRM-protected (encrypted) and cannot be decoded.', stderr.trim().split('\n').slice(-2).join(' | '));
+    }
+    if (code !== 0) throw classifyFfmpegError(stderr);
+    if (empty) {
+      throw stderr.trim() ? classifyFfmpegError(stderr) : new DecodeError('corrupt', 'No audio could be decoded from the file (it may be truncated or empty).');
+    }
+    return counts.map((n, i) => assemble(chunks[i], n, o.shared === true));
+  };
+  const spawner = o.spawner;
+  if (spawner?.alive) {
+    return spawner.run(ff.path, args, spans.length, o.signal).then(
+      (r) => finish(r.code, r.stderr, r.chunks, r.bytes),
+      (e: unknown) => {
+        // The helper is gone: start ffmpeg here, as without it.
+        if (e instanceof SpawnerGone) return runFfmpeg(ff, file, spans, { ...o, spawner: null });
+        if ((e as NodeJS.ErrnoException).code === 'ABORT_ERR') throw e;
+        throw new DecodeError('ffmpeg', `Could not run ffmpeg (${ff.path}): ${(e as Error).message}`);
+      },
+    );
+  }
   return new Promise((resolve, reject) => {
     const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe', ...spans.slice(1).map(() => 'pipe' as const)];
     const child = spawn(ff.path, args, { stdio, signal: o.signal });
@@ -231,25 +261,11 @@ function runFfmpeg(ff: Ffmpeg, file: string, spans: readonly Span[], o: Omit<Exc
       else reject(new DecodeError('ffmpeg', `Could not run ffmpeg (${ff.path}): ${e.message}`));
     });
     child.on('close', (code) => {
-      const counts = bytes.map((b) => Math.floor(b / 4));
-      const empty = counts.some((n) => n === 0);
-      if ((code !== 0 || empty) && looksDrmProtected(file)) {
-        reject(new DecodeError('drm', 'The audio is DRM-protected (encrypted) and cannot be decoded.', stderr.trim().split('\n').slice(-2).join(' | ')));
-        return;
+      try {
+        resolve(finish(code, stderr, chunks, bytes));
+      } catch (e) {
+        reject(e);
       }
-      if (code !== 0) {
-        reject(classifyFfmpegError(stderr));
-        return;
-      }
-      if (empty) {
-        reject(
-          stderr.trim()
-            ? classifyFfmpegError(stderr)
-            : new DecodeError('corrupt', 'No audio could be decoded from the file (it may be truncated or empty).'),
-        );
-        return;
-      }
-      resolve(counts.map((n, i) => assemble(chunks[i], n, o.shared === true)));
     });
   });
 }

@@ -1,4 +1,5 @@
 import { decodableSeconds, decodeExcerpts, DecodeError, probe, SR, type Ffmpeg } from '../audio/decode.js';
+import type { ProcessSpawner } from '../audio/spawner.js';
 import { oggStreams } from '../library/ogg.js';
 import { BUILTIN_REPRESENTATIONS, frontEnd, planExcerpts, type Excerpt, type FrontEnd } from '../audio/representations.js';
 
@@ -35,14 +36,22 @@ const SHORT = 0.9;
 
 /**
  * Decode the excerpts a track needs (with one ffmpeg process, see `decodeExcerpts`); `shared` puts them in
- * SharedArrayBuffers, for posting to a worker (see `ExcerptOptions.shared`).
+ * SharedArrayBuffers, for posting to a worker (see `ExcerptOptions.shared`); `spawner` starts ffmpeg from a small
+ * helper process (see `ProcessSpawner`).
  *
  * Two kinds of file do not hold what their header says. A chained Ogg file (streams one after another) is as
  * long as all its streams, but seeking reaches only the first: its excerpts are reached by decoding from the
  * start. A file cut short (an interrupted copy) has excerpts past its real end come back short or empty: its
  * decodable length is measured (`decodableSeconds`), the excerpts are planned over that, and `truncated` says so.
  */
-export async function decodeForAnalysis(ff: Ffmpeg, path: string, duration: number | null, signal?: AbortSignal, shared = false): Promise<DecodedTrack> {
+export async function decodeForAnalysis(
+  ff: Ffmpeg,
+  path: string,
+  duration: number | null,
+  signal?: AbortSignal,
+  shared = false,
+  spawner: ProcessSpawner | null = null,
+): Promise<DecodedTrack> {
   const t0 = performance.now();
   let d = duration;
   if (d === null || !Number.isFinite(d) || d <= 0) d = (await probe(ff, path)).duration;
@@ -58,7 +67,7 @@ export async function decodeForAnalysis(ff: Ffmpeg, path: string, duration: numb
   let excerpts = planExcerpts(d);
   let audio: Float32Array[] | null = null;
   try {
-    audio = await decodeExcerpts(ff, path, excerpts, { sr: SR, signal, shared, decodeFromStart });
+    audio = await decodeExcerpts(ff, path, excerpts, { sr: SR, signal, shared, decodeFromStart, spawner });
   } catch (e) {
     // An excerpt past the real end of a cut file decodes to nothing: measure what is there before giving up.
     if (!(e instanceof DecodeError) || e.code !== 'corrupt' || d === null) throw e;
@@ -71,7 +80,7 @@ export async function decodeForAnalysis(ff: Ffmpeg, path: string, duration: numb
     if (decoded < SHORT * d - 0.5) {
       truncated = { headerSeconds: d, decodedSeconds: decoded };
       excerpts = planExcerpts(decoded);
-      audio = await decodeExcerpts(ff, path, excerpts, { sr: SR, signal, shared, decodeFromStart });
+      audio = await decodeExcerpts(ff, path, excerpts, { sr: SR, signal, shared, decodeFromStart, spawner });
     }
   }
   if (!audio) throw new DecodeError('corrupt', 'The file is corrupt or truncated: ffmpeg could not decode it.');

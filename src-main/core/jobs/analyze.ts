@@ -8,6 +8,7 @@ import { decodeForAnalysis, failureOf, truncationMessage, type AnalysisFailure, 
 import type { Excerpt } from '../audio/representations.js';
 import type { FromWorker, ToWorker } from './analyze-protocol.js';
 import { findBundledScript } from '../util/worker-script.js';
+import { ProcessSpawner } from '../audio/spawner.js';
 
 export interface AnalyzeProgress {
   done: number;
@@ -44,6 +45,11 @@ export interface AnalyzeOptions {
   retryFailed?: boolean;
   /** Path of the bundled worker script; found next to this module or in out/cli otherwise. */
   workerScript?: string;
+  /**
+   * Start ffmpeg from a small helper process (`ProcessSpawner`, Linux): true by default. When the helper cannot
+   * start, ffmpeg is started from this process, as with false.
+   */
+  spawner?: boolean;
 }
 
 /** Where the bundled analysis worker lives: beside the running bundle, or in the repository's out/cli. */
@@ -141,6 +147,8 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
     truncated: Truncation | null;
   }
 
+  // ffmpeg starts from a small helper: started from this (big) process, each start would cost ~7 ms of CPU.
+  const spawner = o.spawner !== false && ProcessSpawner.supported ? await ProcessSpawner.start().catch(() => null) : null;
   try {
     await new Promise<void>((resolveAll, rejectAll) => {
       const workers: Worker[] = [];
@@ -182,7 +190,7 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
         while (decoding < DECODING && ready.length < READY_MAX && next < pending.length) {
           const t = pending[next++];
           decoding++;
-          decodeForAnalysis(ffmpeg, t.path, t.duration, decodeController.signal, true).then(
+          decodeForAnalysis(ffmpeg, t.path, t.duration, decodeController.signal, true, spawner).then(
             (dec) => {
               decoding--;
               if (finished) return;
@@ -255,6 +263,7 @@ export async function analyzeLibrary(store: LibraryStore, ffmpeg: Ffmpeg, o: Ana
     });
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort);
+    await spawner?.close();
   }
 
   report.skipped = total - report.analyzed - report.failed;
