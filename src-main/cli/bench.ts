@@ -20,13 +20,14 @@ import { DEFAULT_INDEX_PARAMS, VectorIndexes } from '../core/index/vector-index.
 import { queryTracks } from '../core/library/track-query.js';
 import { LibraryStore } from '../core/store/library-store.js';
 import { Random } from '../core/util/random.js';
+import { measureMusicnn, type MusicnnSpeed } from './bench-musicnn.js';
 
 /**
  * `npm run bench`: every figure and ratio measured in this one run, on this machine.
  *   --tracks N      size of the generated library for ingestion (default 200)
  *   --sizes a,b     index sizes for HNSW (default 10000,100000)
  *   --jobs N        analysis workers (default: all cores)
- *   --only heads    just the tag-head section (no library, no ingestion); --only encoders likewise;
+ *   --only heads    just the tag-head section (no library, no ingestion); --only encoders and --only musicnn likewise;
  *                   --only ingestion: the decode floor, ingestion and retrieval quality
  *   --json          machine-readable output
  */
@@ -479,7 +480,44 @@ async function encoders(): Promise<void> {
   results.encoders = out;
 }
 
+/**
+ * Published models: tracks/s of MusiCNN inference (`msd-musicnn-1`'s network, random weights; see
+ * `bench-musicnn.ts`) on each backend that loads here, front end included, with the ratio to `cpu`.
+ */
+async function musicnn(): Promise<void> {
+  const rt = await loadTf();
+  const { tf } = rt;
+  const out: Record<string, MusicnnSpeed> = {};
+  log('\nMusiCNN inference (published models: msd-musicnn-1\'s network, 0.78 M weights; a track = three 10 s excerpts, 15 patches)');
+  for (const backend of [...new Set([tf.getBackend(), 'wasm', 'cpu'])]) {
+    let ok = false;
+    try {
+      ok = await tf.setBackend(backend);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      log(`  ${backend}: not available here`);
+      continue;
+    }
+    await tf.ready();
+    // The JavaScript backend takes seconds per patch: one patch, once.
+    const m = measureMusicnn(tf, backend === 'cpu' ? { patches: 1, repeats: 1 } : {});
+    out[backend] = m;
+    log(`  ${backend.padEnd(10)} ${m.patchesPerSecond.toPrecision(3)} patches/s, ${m.tracksPerSecond.toPrecision(3)} tracks/s (${(1 / m.tracksPerSecond).toFixed(1)} s a track; front end ${m.frontEndMsPerTrack.toFixed(0)} ms of it)`);
+  }
+  if (out.cpu) for (const [b, m] of Object.entries(out)) if (b !== 'cpu') log(`  ${b} vs cpu: ×${(m.tracksPerSecond / out.cpu.tracksPerSecond).toFixed(1)}`);
+  await tf.setBackend(rt.backend === 'tensorflow-gpu' ? 'tensorflow' : rt.backend);
+  results.musicnn = out;
+}
+
 async function main(): Promise<void> {
+  if (args.only === 'musicnn') {
+    await musicnn();
+    if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    clearInterval(rssTimer);
+    return;
+  }
   if (args.only === 'encoders') {
     await encoders();
     if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -492,7 +530,7 @@ async function main(): Promise<void> {
     clearInterval(rssTimer);
     return;
   }
-  if (args.only && args.only !== 'ingestion') throw new Error(`--only ${args.only}: the sections that run alone are "ingestion", "heads" and "encoders".`);
+  if (args.only && args.only !== 'ingestion') throw new Error(`--only ${args.only}: the sections that run alone are "ingestion", "heads", "encoders" and "musicnn".`);
   const { dir, manifest } = await library();
   log(`\nEarmark benchmark — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${JOBS} analysis workers, ${manifest.tracks.length} tracks\n`);
   const floor = await decodeFloor(manifest);
@@ -544,6 +582,7 @@ async function main(): Promise<void> {
   libraryTable(100_000);
   await heads();
   await encoders();
+  await musicnn();
   clearInterval(rssTimer);
   sampleRss();
   results.peakRssMB = Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20;

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerLibraryCommands } from './commands/library.js';
 import { registerModelCommands } from './commands/models.js';
+import { registerPublishedCommands } from './commands/published.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSimilarCommands } from './commands/similar.js';
 import { registerTagCommands } from './commands/tags.js';
@@ -21,6 +22,7 @@ registerLibraryCommands(program);
 registerSimilarCommands(program);
 registerTagCommands(program);
 registerModelCommands(program);
+registerPublishedCommands(program);
 // The built interface beside this program (out/renderer, next to out/cli where the bundle runs).
 registerServeCommand(program, resolve(dirname(fileURLToPath(import.meta.url)), '../renderer'));
 

@@ -20,6 +20,9 @@ import { LibraryStore, type ErrorRow } from './store/library-store.js';
 import { trackSummary, type ApiContext } from './api/context.js';
 import * as library from './api/library.js';
 import * as encoders from './api/models.js';
+import type { PublishedMeta } from './learn/published/published-model.js';
+import type { TagMapping } from './learn/published/mapping.js';
+import type { InferResult } from './learn/published/published-jobs.js';
 import * as search from './api/similar.js';
 import * as tagging from './api/tagging.js';
 
@@ -45,7 +48,10 @@ export type {
 } from './contract.js';
 export type { ApiContext } from './api/context.js';
 export type { FeatureMatrix, FeatureRequest } from './api/library.js';
-export type { CompareOptions, EmbedOptions } from './api/models.js';
+export type { CompareOptions, EmbedOptions, MappingChange } from './api/models.js';
+export type { PublishedMeta } from './learn/published/published-model.js';
+export type { TagMapping } from './learn/published/mapping.js';
+export type { InferResult } from './learn/published/published-jobs.js';
 export type { SimilarQuery } from './api/similar.js';
 export type { PredictReport, TagWriteReport } from './api/tagging.js';
 export { computeFeatures } from './api/library.js';
@@ -298,5 +304,26 @@ export class Earmark implements ApiContext {
 
   logMelCache(): CacheInfo {
     return encoders.logMelCache(this);
+  }
+
+  // Published models (api/models.ts, learn/published).
+
+  /** Import a TensorFlow.js graph model (Essentia's MusiCNN family) from a folder or a zip. */
+  importPublishedModel(from: string, name?: string): Promise<PublishedMeta> {
+    return encoders.importPublishedModel(this, from, name);
+  }
+
+  publishedModels(): PublishedMeta[] {
+    return encoders.publishedModels(this);
+  }
+
+  /** A published model's outputs for any audio file, averaged over its patches, by label. */
+  infer(model: string, file: string, signal?: AbortSignal): Promise<InferResult> {
+    return encoders.infer(this, model, file, signal);
+  }
+
+  /** Edit a published model's mapping of classes to tags; its proposals are made again from its kept outputs. */
+  editModelMapping(model: string, changes: encoders.MappingChange[]): { mapping: TagMapping[]; proposals: Record<string, number> } {
+    return encoders.editModelMapping(this, model, changes);
   }
 }

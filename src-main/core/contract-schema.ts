@@ -108,6 +108,8 @@ export const REQUEST_SCHEMAS = {
     .strict(),
   startEmbed: z.object({ model: modelName, rand: z.boolean().optional() }).strict(),
   deleteModel: z.object({ model: modelName }).strict(),
+  publishedModels: empty,
+  importModel: z.object({ path: absPath, name: modelName.optional() }).strict(),
   startCompare: z
     .object({ representations: z.array(rep).min(1).max(20), queriesFrom: modelName.optional(), headFields: z.array(field).max(20).optional(), headKind: headKind.optional(), minSupport: minSupport.optional() })
     .strict(),

@@ -11,8 +11,11 @@ import type { Prf } from './eval/metrics.js';
  */
 export const HEAD_KINDS = ['auto', 'knn', 'linear', 'mlp'] as const;
 export type TagHeadKind = (typeof HEAD_KINDS)[number];
-/** The head that made a field's predictions: one kind, or the mean of the kNN and linear heads. */
-export type HeadUsed = 'knn' | 'linear' | 'mlp' | 'knn+linear';
+/**
+ * The head that made a field's predictions: one kind, or the mean of the kNN and linear heads; `model` for a
+ * published model's proposals through its mapping (the head's representation is the model's name).
+ */
+export type HeadUsed = 'knn' | 'linear' | 'mlp' | 'knn+linear' | 'model';
 
 /** How a head was chosen: what was asked, what was used, and every candidate's cross-validated score. */
 export interface HeadSelection {

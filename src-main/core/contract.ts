@@ -261,6 +261,25 @@ export interface ModelSummary {
   lastLoss: Record<string, number>;
 }
 
+/** A published model (an imported TensorFlow.js graph model) as the Models view shows it. */
+export interface PublishedModelSummary {
+  name: string;
+  title: string;
+  task: 'auto-tagging' | 'classifier';
+  classes: string[];
+  /** Its embedding's size when it is a representation (the auto-tagger's), else null. */
+  embeddingDim: number | null;
+  /** Tracks it has run on (outputs kept), and tracks with its vectors. */
+  ran: number;
+  embedded: number;
+  /** Classes to tags: the field and value a class proposes at its threshold (calibrated on your tags, or yours). */
+  mapping: Array<{ label: string; field: string | null; value: string; threshold: number; calibrated: { tracks: number; f1: number } | null; fixed: boolean }>;
+  link: string | null;
+  importedAt: number;
+  /** An embed job runs it now. */
+  running: boolean;
+}
+
 /** The TensorFlow.js runtime this backend trains and embeds with (loaded on first use). */
 export interface ComputeRuntime {
   backend: 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -365,6 +384,10 @@ export interface ApiContract {
   startTrain: { req: TrainJobRequest; res: JobInfo };
   startEmbed: { req: { model: string; rand?: boolean }; res: JobInfo };
   deleteModel: { req: { model: string }; res: { deleted: string; representations: string[] } };
+  /** Published models imported (Essentia's MusiCNN family), with their mapping to tags. */
+  publishedModels: { req: Empty; res: PublishedModelSummary[] };
+  /** Import a model from a path on the machine running Earmark: an Earmark model file, or a graph model's folder or .zip. */
+  importModel: { req: { path: string; name?: string }; res: { name: string; published: boolean } };
   startCompare: { req: { representations: string[]; queriesFrom?: string; headFields?: string[]; headKind?: TagHeadKind; minSupport?: number }; res: JobInfo };
   /** The last comparison of representations (null before the first). */
   comparison: { req: Empty; res: RepresentationComparison | null };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { looksLikeGraphModel } from './learn/published/published-model.js';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { Earmark } from './api.js';
@@ -276,14 +277,19 @@ export class EarmarkService {
   }
 
   private startEmbed(model: string, rand: boolean) {
-    this.modelHistory(model); // not-found before anything is queued
+    const published = this.earmark.publishedModels().some((m) => m.name === model);
+    if (!published) this.modelHistory(model); // not-found before anything is queued
+    if (published && rand) throw new BadRequestError(`"${model}" is a published model: it has no untrained twin.`);
     if (this.jobs.active(`train:${model}`)) throw new BadRequestError(`"${model}" is still training; embed it when it has finished or been stopped.`);
     return this.jobs.start(
       'embed',
       rand ? `Embed with untrained ${model} (rand)` : `Embed with ${model}`,
       async (ctx) => {
         const r = await this.earmark.embed(model, { rand, inThread: true, signal: ctx.signal, onProgress: (p) => ctx.progress({ phase: p.phase, done: p.done, total: p.total }) });
-        return `${r.tracks} tracks embedded as "${r.representation}" (${r.dim} dimensions)${r.skipped ? `; ${r.skipped} could not be decoded` : ''}.`;
+        const proposals = r.proposals ? Object.entries(r.proposals).filter(([, n]) => n > 0) : null;
+        const made = proposals ? ` Proposals: ${proposals.map(([f, n]) => `${n} ${f}`).join(', ') || 'none at its thresholds'} (review them in Tags).` : '';
+        if (!r.representation) return `${model} ran on ${r.tracks} tracks${r.skipped ? `; ${r.skipped} could not be decoded` : ''}.${made}`;
+        return `${r.tracks} tracks embedded as "${r.representation}" (${r.dim} dimensions)${r.skipped ? `; ${r.skipped} could not be decoded` : ''}.${made}`;
       },
       { key: `embed:${model}:${rand}`, subject: model },
     );
@@ -392,6 +398,35 @@ export class EarmarkService {
         const r = e.deleteModel(model);
         this.emit({ type: 'library-changed' });
         return r;
+      },
+      publishedModels: () =>
+        e.publishedModels().map((m) => ({
+          name: m.name,
+          title: m.title,
+          task: m.task,
+          classes: m.classes,
+          embeddingDim: m.representation ? m.embeddingDim : null,
+          ran: (e.store.db.prepare('SELECT COUNT(*) AS n FROM model_outputs WHERE model = ?').get(m.name) as { n: number }).n,
+          embedded: m.representation ? e.store.vectorCount(m.name) : 0,
+          mapping: m.mapping.map((x) => ({ label: x.label, field: x.field, value: x.value, threshold: x.threshold, calibrated: x.calibrated ? { tracks: x.calibrated.tracks, f1: x.calibrated.f1 } : null, fixed: !!x.fixed })),
+          link: m.link,
+          importedAt: m.importedAt,
+          running: this.jobs.active(`embed:${m.name}:false`),
+        })),
+      importModel: async ({ path, name }) => {
+        try {
+          if (looksLikeGraphModel(path)) {
+            const m = await e.importPublishedModel(path, name);
+            this.emit({ type: 'library-changed' });
+            return { name: m.name, published: true };
+          }
+          const m = e.importModel(path, name);
+          this.emit({ type: 'library-changed' });
+          return { name: m.name, published: false };
+        } catch (err) {
+          // What cannot be imported is the caller's to fix (a wrong path, a name taken, a graph that is not MusiCNN's).
+          throw new BadRequestError((err as Error).message);
+        }
       },
       startCompare: (o) => this.startCompare(o),
       comparison: () => this.comparison(),

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } f
 import type { DemoManifest } from '../../src-main/core/demo/demo-library.js';
 import { readTrackFacts } from '../../src-main/core/library/read-tags.js';
 import { cli, lavfi, REPO, tempDir } from '../helpers/fixtures.js';
+import { writeTinyMusicnn } from '../helpers/tiny-musicnn.js';
 
 /**
  * The real renderer (out/renderer, built by `npm test`) against the real core, in web mode (`earmark serve`),
@@ -430,4 +431,32 @@ describe('Earmark in a browser, in web mode', () => {
     const sim = await apiCall<{ results: unknown[] }>('similar', { trackIds: [seed], representation: 'genre-trip', k: 5 });
     expect(sim.results).toHaveLength(5);
   }, 900_000);
+
+  it('imports a published model by path, runs it over the library, and shows its proposals as the model’s in the Tags view', async () => {
+    const tiny = writeTinyMusicnn(join(t.dir, 'msd-musicnn-1-tfjs'), { metadata: true });
+    await page.click('[data-nav=models]');
+    await page.fill('[data-testid=import-path]', join(t.dir, 'no-such-model.zip'));
+    await page.click('[data-action=import-model]');
+    await page.waitForSelector('[data-testid=models-error]');
+    expect(await page.locator('[data-testid=models-error]').textContent()).toMatch(/does not exist/);
+    await page.fill('[data-testid=import-path]', tiny.dir);
+    await page.click('[data-action=import-model]');
+    await page.waitForSelector('[data-published="musicnn"]');
+    expect(await page.locator('[data-published="musicnn"]').textContent()).toMatch(/Tiny MusiCNN · auto-tagger · 200-d representation/);
+    await page.click('[data-action=run-musicnn]');
+    await waitJob('embed', 'done', 300_000, 'musicnn');
+    await page.waitForSelector('[data-published="musicnn"]:has-text("Run again")');
+    await page.click('[data-published="musicnn"] button:has-text("Mapping")');
+    await page.waitForSelector('[data-mapping="musicnn"]');
+    expect(await page.locator('[data-mapping="musicnn"] tr:has-text("Hip-Hop")').textContent()).toMatch(/genre: Hip-Hop/);
+    await page.locator('[data-testid=published-models]').scrollIntoViewIfNeeded();
+    await shot('15-published-models');
+    await page.click('[data-nav=tags]');
+    await page.waitForSelector('[data-tab=era]');
+    await page.click('[data-tab=era]');
+    await page.waitForSelector('[data-testid=model-head]');
+    expect(await page.locator('[data-testid=model-head]').textContent()).toMatch(/published model musicnn/);
+    const sim = await apiCall<{ results: unknown[] }>('similar', { trackIds: [(await apiCall<{ rows: Array<{ id: number }> }>('queryTracks', { offset: 0, limit: 1, status: 'analyzed' })).rows[0].id], representation: 'musicnn', k: 5 });
+    expect(sim.results).toHaveLength(5);
+  }, 600_000);
 });

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HEAD_KINDS, LEARNING_SOURCES, type TagHeadKind } from '../../core/contract.js';
 import { readMeta } from '../../core/learn/model-store.js';
+import { looksLikeGraphModel } from '../../core/learn/published/published-model.js';
+import { describePublished } from './published.js';
 import { ProgressBar } from '../progress.js';
 import { fieldList, interruptible, pad, positiveInt, print, probability, withEarmark } from '../shared.js';
 
@@ -126,22 +128,48 @@ export function registerModelCommands(program: Command): void {
         const bar = new ProgressBar('Embedding');
         const r = await e.embed(o.model, { rand: o.rand, onProgress: (p) => bar.update(p.done, p.total, { current: p.phase }) });
         bar.done();
-        print(!!o.json, r, () => `${r.representation}: ${r.tracks} tracks, ${r.dim}-d${r.skipped ? ` (${r.skipped} could not be decoded)` : ''}; index ${r.index}. Try: earmark similar <track> --representation ${r.representation}`);
+        print(!!o.json, r, () => {
+          const lines = r.representation
+            ? [`${r.representation}: ${r.tracks} tracks, ${r.dim}-d${r.skipped ? ` (${r.skipped} could not be decoded)` : ''}; index ${r.index}. Try: earmark similar <track> --representation ${r.representation}`]
+            : [`${o.model}: ${r.tracks} tracks run${r.skipped ? ` (${r.skipped} could not be decoded)` : ''}.`];
+          for (const f of r.failures ?? []) lines.push(`  ${f.path}: ${f.message}`);
+          if (r.proposals) {
+            const fields = Object.entries(r.proposals);
+            lines.push(fields.length ? `Proposals: ${fields.map(([f, n]) => `${n} ${f}`).join(', ')}. Review them: earmark review` : 'Its mapping sends no class to a field: earmark model-mapping ' + o.model);
+          }
+          return lines.join('\n');
+        });
       });
     });
 
   program
     .command('models')
-    .description('the trained models, with their sources and training state')
+    .description('the trained models, with their sources and training state, and the published models imported')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withEarmark(cmd, (e) => {
         const list = e.models();
-        print(!!o.json, list, () =>
-          list.length
-            ? list.map((m) => `${m.name}  ${m.kind} ${m.arch} ${m.fusion}  ${m.done}/${m.iterations} iterations  sources: ${m.sources.map((s) => s.name).join(', ')}  (${m.backend})`).join('\n')
-            : 'No models yet: earmark train --name NAME',
+        const published = e.publishedModels();
+        print(!!o.json, [...list, ...published], () =>
+          list.length || published.length
+            ? [
+                ...list.map((m) => `${m.name}  ${m.kind} ${m.arch} ${m.fusion}  ${m.done}/${m.iterations} iterations  sources: ${m.sources.map((s) => s.name).join(', ')}  (${m.backend})`),
+                ...published.map((m) => `${m.name}  published ${m.task}: ${m.title}, ${m.classes.length} classes${m.representation ? `, ${m.embeddingDim}-d embedding` : ''}`),
+              ].join('\n')
+            : 'No models yet: earmark train --name NAME, or earmark import-model FOLDER|ZIP',
         );
+      });
+    });
+
+  program
+    .command('delete-model')
+    .description('delete a model: its folder, its vectors and index; for a published model also its kept outputs and its proposals')
+    .argument('<name>')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
+      await withEarmark(cmd, (e) => {
+        const r = e.deleteModel(name);
+        print(!!o.json, r, () => `Deleted ${r.deleted}${r.representations.length ? ` and its vectors (${r.representations.join(', ')})` : ''}.`);
       });
     });
 
@@ -159,13 +187,19 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command('import-model')
-    .description('add a model exported from Earmark (on any machine or backend)')
-    .argument('<file>')
+    .description("add a model: one exported from Earmark, or a published TensorFlow.js graph model (Essentia's MusiCNN family) as a folder or a .zip")
+    .argument('<path>', 'an Earmark model file, or a folder / .zip holding model.json, its weight shards and (optionally) Essentia\'s metadata JSON')
     .option('--name <name>', 'import under another name')
-    .action(async (file: string, o: { name?: string }, cmd: Command) => {
-      await withEarmark(cmd, (e) => {
-        const m = e.importModel(file, o.name);
-        process.stdout.write(`Imported ${m.name} (${m.kind} ${m.arch}). Next: earmark embed --model ${m.name}\n`);
+    .option('--json', 'machine-readable output')
+    .action(async (path: string, o: { name?: string; json?: boolean }, cmd: Command) => {
+      await withEarmark(cmd, async (e) => {
+        if (looksLikeGraphModel(path)) {
+          const m = await e.importPublishedModel(path, o.name);
+          print(!!o.json, m, () => describePublished(m) + `\nNext: earmark embed --model ${m.name}`);
+          return;
+        }
+        const m = e.importModel(path, o.name);
+        print(!!o.json, m, () => `Imported ${m.name} (${m.kind} ${m.arch}). Next: earmark embed --model ${m.name}`);
       });
     });
 

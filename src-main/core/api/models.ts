@@ -17,6 +17,9 @@ import { checkModelName, exportModel as writeModelFile, importModel as readModel
 import { LogMelCache, type CacheInfo } from '../learn/patches.js';
 import { embedInThread, findTrainWorkerScript, trainInThread, type TrainThreadInit } from '../learn/train-thread.js';
 import { Random } from '../util/random.js';
+import type { TagMapping } from '../learn/published/mapping.js';
+import { inferFile, proposeFromModel, publishedDir, storedOutputs, type InferResult } from '../learn/published/published-jobs.js';
+import { importPublished, isPublished, listPublished, readPublishedMeta, writePublishedMeta, type PublishedMeta } from '../learn/published/published-model.js';
 import type { ApiContext } from './context.js';
 import { evaluateTags } from './tagging.js';
 
@@ -93,6 +96,8 @@ function encoderThread(ctx: ApiContext): { script: string; init: TrainThreadInit
 export async function embed(ctx: ApiContext, model: string, o: EmbedOptions = {}): Promise<EmbedResult & { index: 'built' | 'loaded' }> {
   const thread = o.inThread ? encoderThread(ctx) : null;
   const r = thread ? await embedInThread(thread.script, thread.init, model, o) : await embedWithModel(encoderContext(ctx), model, o);
+  // A published classifier gives proposals only, no representation to index.
+  if (!r.representation) return { ...r, index: 'loaded' };
   const li = ctx.indexes.ensure(r.representation);
   return { ...r, index: li.origin };
 }
@@ -118,8 +123,10 @@ export function evaluationDefaults(ctx: ApiContext): { representations: string[]
     .filter((r) => r.vectors > 0 && !['dsp', 'mfcc', 'rand'].includes(r.name) && existsSync(join(ctx.paths.modelsDir, r.name, 'earmark.json')))
     .map((r) => ({ name: r.name, at: statSync(join(ctx.paths.modelsDir, r.name, 'earmark.json')).mtimeMs }))
     .sort((a, b) => b.at - a.at);
+  // Published models' embeddings (musicnn) are compared too; they have no held-out tracks of this library.
+  const published = ctx.store.representations().filter((r) => r.vectors > 0 && isPublished(join(ctx.paths.modelsDir, r.name))).map((r) => r.name);
   const builtins = ['dsp', 'mfcc'].filter((r) => ctx.store.vectorCount(r) > 0);
-  const representations = [...builtins, ...models.map((m) => m.name).sort()];
+  const representations = [...builtins, ...[...models.map((m) => m.name), ...published].sort()];
   const latest = models[0]?.name;
   const heldOut = latest ? readMeta(join(ctx.paths.modelsDir, latest)).heldOut : [];
   const usable = heldOut.length >= 10 && heldOut.every((id) => ctx.store.trackById(id));
@@ -176,7 +183,14 @@ export function models(ctx: ApiContext): ModelMeta[] {
 export function deleteModel(ctx: ApiContext, name: string): { deleted: string; representations: string[] } {
   checkModelName(name);
   const dir = join(ctx.paths.modelsDir, name);
-  readMeta(dir); // not-found when there is no such model
+  const published = isPublished(dir);
+  if (published) {
+    // Its outputs and its proposals go with it (predictions cascade from their heads); decided ones too.
+    ctx.store.transaction(() => {
+      ctx.store.db.prepare('DELETE FROM model_outputs WHERE model = ?').run(name);
+      ctx.store.db.prepare("DELETE FROM heads WHERE kind = 'model' AND representation = ?").run(name);
+    });
+  } else readMeta(dir); // not-found when there is no such model
   const reps = [name];
   if (ctx.store.representation('rand')?.version.startsWith(`rand:${name}@`)) reps.push('rand');
   const dropped = reps.filter((r) => ctx.store.representation(r));
@@ -197,10 +211,62 @@ export function exportModel(ctx: ApiContext, name: string, out: string): void {
 }
 
 export function importModel(ctx: ApiContext, file: string, name?: string): ModelMeta {
+  if (!existsSync(file)) throw new Error(`${file} does not exist.`);
   return readModelFile(file, ctx.paths.modelsDir, name);
 }
 
 export function logMelCache(ctx: ApiContext): CacheInfo {
   const c = encoderContext(ctx);
   return new LogMelCache(c.cacheDir, c.cacheBytes).info();
+}
+
+/**
+ * Import a published TensorFlow.js graph model (Essentia's MusiCNN family) from a folder or a zip; it is loaded
+ * and run once on the backend in use before it is kept (see `importPublished`).
+ */
+export async function importPublishedModel(ctx: ApiContext, from: string, name?: string): Promise<PublishedMeta> {
+  const { tf } = await encoderContext(ctx).tf();
+  return importPublished(tf, from, ctx.paths.modelsDir, name);
+}
+
+export function publishedModels(ctx: ApiContext): PublishedMeta[] {
+  return listPublished(ctx.paths.modelsDir);
+}
+
+/** A published model's outputs for any audio file, averaged over its patches (`earmark infer`). */
+export function infer(ctx: ApiContext, model: string, file: string, signal?: AbortSignal): Promise<InferResult> {
+  return inferFile(encoderContext(ctx), model, file, signal);
+}
+
+/** One change to a published model's mapping: a class to a field and value, to nothing, or a new threshold. */
+export interface MappingChange {
+  label: string;
+  field?: string | null;
+  value?: string;
+  threshold?: number;
+}
+
+/**
+ * Edit a published model's mapping of classes to tags, then make its proposals again from its kept outputs (no
+ * audio is decoded, the model does not run): a class may go to another field or value, to none (null), or get
+ * a threshold of the user's (which calibration on tags then leaves). Throws on an unknown class.
+ */
+export function editModelMapping(ctx: ApiContext, model: string, changes: readonly MappingChange[]): { mapping: TagMapping[]; proposals: Record<string, number> } {
+  const dir = publishedDir(encoderContext(ctx), model);
+  const meta = readPublishedMeta(dir);
+  for (const c of changes) {
+    const m = meta.mapping.find((x) => x.label.toLowerCase() === c.label.toLowerCase());
+    if (!m) throw new Error(`"${model}" has no class "${c.label}"; its classes are: ${meta.classes.join(', ')}.`);
+    if (c.field !== undefined) m.field = c.field === null ? null : c.field.toLowerCase();
+    if (c.value !== undefined) m.value = c.value;
+    if (c.threshold !== undefined) {
+      if (!(c.threshold >= 0 && c.threshold <= 1)) throw new Error(`A threshold is between 0 and 1: ${c.threshold} is not.`);
+      m.threshold = c.threshold;
+      m.calibrated = null;
+      m.fixed = true;
+    }
+  }
+  writePublishedMeta(dir, meta);
+  const proposals = proposeFromModel(ctx.store, dir, storedOutputs(ctx.store, meta));
+  return { mapping: readPublishedMeta(dir).mapping, proposals };
 }

@@ -14,6 +14,8 @@ import type { Optimizer } from '@tensorflow/tfjs';
 import type { TfRuntime } from './tf/backend.js';
 import { AUDIO_SOURCES, audioSourceTracks, buildAudioSource, buildSource, lsiVectors, SourceError, type Source, type SourceName } from './train/sources.js';
 import { embedTrack, trainMultitask, trainTriplet } from './train/trainer.js';
+import { embedWithPublished } from './published/published-jobs.js';
+import { isPublished } from './published/published-model.js';
 
 /**
  * The encoder workflows over a library: `train` (multi-task or triplet, checkpointed, resumable), `embed` (a
@@ -309,10 +311,14 @@ export async function trainEncoder(ctx: EncoderContext, r: TrainRequest): Promis
 }
 
 export interface EmbedResult {
+  /** The representation stored ('' for a published classifier, whose outputs are proposals only). */
   representation: string;
   tracks: number;
   dim: number;
   skipped: number;
+  /** A published model's: tracks whose audio could not be decoded, and the proposals made per field. */
+  failures?: Array<{ path: string; message: string }>;
+  proposals?: Record<string, number>;
 }
 
 /**
@@ -336,8 +342,13 @@ export function modelKind(kind: 'multitask' | 'triplet', withDsp: boolean): stri
  * (`[learned ‖ dsp]`); tracks without a `dsp` vector yet are skipped (analyse them, then embed again).
  */
 export async function embedWithModel(ctx: EncoderContext, name: string, o: { rand?: boolean; onProgress?: TrainRequest['onProgress']; signal?: AbortSignal } = {}): Promise<EmbedResult> {
-  const { tf } = await ctx.tf();
   const dir = join(ctx.modelsDir, name);
+  // A published model (imported graph model): its embedding, its outputs and its proposals.
+  if (isPublished(dir)) {
+    if (o.rand) throw new Error(`"${name}" is a published model: it has no untrained twin (rand comes from a model trained here).`);
+    return embedWithPublished(ctx, name, o);
+  }
+  const { tf } = await ctx.tf();
   const { enc, meta } = await loadModel(tf, dir, { untrained: !!o.rand });
   const rep = o.rand ? 'rand' : name;
   const dsp = meta.withDsp ? ctx.store.representation('dsp') : null;

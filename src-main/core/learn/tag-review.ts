@@ -94,7 +94,7 @@ export function reviewPredictions(store: LibraryStore, action: 'accept' | 'rejec
     .run(status, status === 'pending' ? null : Date.now(), ...w.args, status).changes;
 }
 
-/** Per field: the head and how many proposals stand in each review state. */
+/** Per head (one per field, and one per field a published model proposes in): how many proposals stand in each review state. */
 export function reviewSummary(store: LibraryStore): ReviewSummary[] {
   const heads = store.db.prepare('SELECT * FROM heads ORDER BY field').all() as Array<{
     id: string;
@@ -112,9 +112,9 @@ export function reviewSummary(store: LibraryStore): ReviewSummary[] {
         `SELECT SUM(proposed = 1 AND status = 'pending') AS proposed, SUM(proposed = 1 AND status = 'accepted') AS accepted,
                 SUM(proposed = 1 AND status = 'rejected') AS rejected, SUM(status = 'written') AS written,
                 COUNT(DISTINCT CASE WHEN suspicious = 1 THEN track_id END) AS suspicious
-         FROM predictions WHERE field = ?`,
+         FROM predictions WHERE head_id = ?`,
       )
-      .get(h.field) as Record<string, number | null>;
+      .get(h.id) as Record<string, number | null>;
     return {
       field: h.field,
       headId: h.id,

@@ -140,4 +140,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX predictions_review ON predictions(field, proposed, status, confidence);
   CREATE INDEX predictions_suspicious ON predictions(field, suspicious);
   `,
+  // 5: a published model's outputs per track (its classes' activations averaged over the track's patches), kept so
+  // the mapping to tags can be edited and calibrated again without running the model.
+  `
+  CREATE TABLE model_outputs (
+    track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    patches INTEGER NOT NULL,
+    outputs BLOB NOT NULL,
+    PRIMARY KEY (track_id, model)
+  );
+  `,
 ];

@@ -48,6 +48,8 @@ export const api = {
   startTrain: call('startTrain'),
   startEmbed: call('startEmbed'),
   deleteModel: call('deleteModel'),
+  publishedModels: () => t().call('publishedModels', {}),
+  importModel: call('importModel'),
   startCompare: call('startCompare'),
   comparison: () => t().call('comparison', {}),
   onEvent: (...a: Parameters<Transport['onEvent']>) => t().onEvent(...a),

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import type { ComputeRuntime, LossCurve, ModelSummary, RepresentationComparison, TrainJobRequest } from '../../../src-main/core/contract';
+import type { ComputeRuntime, LossCurve, ModelSummary, PublishedModelSummary, RepresentationComparison, TrainJobRequest } from '../../../src-main/core/contract';
 import { api } from '../services/api';
 import { describeError, guarded } from './errors';
 import { useJobs } from './jobs';
@@ -9,6 +9,9 @@ import { useLibrary } from './library';
 /** Trained encoders: the list, training/embedding jobs, the selected model's live loss, and the comparison of representations. */
 export const useModels = defineStore('models', () => {
   const models = ref<ModelSummary[]>([]);
+  /** Published models imported (Essentia's MusiCNN family). */
+  const published = ref<PublishedModelSummary[]>([]);
+  const importing = ref(false);
   const selected = ref<string>('');
   const curve = ref<LossCurve | null>(null);
   const compute = ref<ComputeRuntime | null>(null);
@@ -37,8 +40,9 @@ export const useModels = defineStore('models', () => {
 
   async function refresh(): Promise<void> {
     await guard(async () => {
-      const [m, c] = await Promise.all([api.models(), api.comparison()]);
+      const [m, c, p] = await Promise.all([api.models(), api.comparison(), api.publishedModels()]);
       models.value = m.sort((a, b) => b.createdAt - a.createdAt);
+      published.value = p.sort((a, b) => b.importedAt - a.importedAt);
       comparison.value = c;
       // Keep the selection on a model whose training job has not written its first checkpoint yet.
       const pending = useJobs().active.some((j) => j.kind === 'train' && j.subject === selected.value);
@@ -68,6 +72,21 @@ export const useModels = defineStore('models', () => {
     if (job) useJobs().upsert(job);
   }
 
+  /** Import a model from a path on the machine running Earmark (a graph model's folder or .zip, or an Earmark model file). */
+  async function importFrom(path: string, name?: string): Promise<boolean> {
+    notice.value = null;
+    importing.value = true;
+    try {
+      const r = await guard(() => api.importModel({ path, name }));
+      if (!r) return false;
+      notice.value = r.published ? `Imported "${r.name}". Run it on the library to get its ${'representation and proposals'}.` : `Imported "${r.name}". Embed the library with it.`;
+      await refresh();
+      return true;
+    } finally {
+      importing.value = false;
+    }
+  }
+
   async function remove(model: string): Promise<void> {
     const r = await guard(() => api.deleteModel({ model }));
     if (!r) return;
@@ -90,5 +109,5 @@ export const useModels = defineStore('models', () => {
     notice.value = choice ? `Used when none is named: ${choice.reason}` : null;
   }
 
-  return { models, selected, curve, compute, comparison, error, notice, current, refresh, loadCurve, loadCompute, train, embed, remove, compare, setDefaultRepresentation };
+  return { models, published, importing, importFrom, selected, curve, compute, comparison, error, notice, current, refresh, loadCurve, loadCompute, train, embed, remove, compare, setDefaultRepresentation };
 });

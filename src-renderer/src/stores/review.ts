@@ -24,6 +24,18 @@ export const useReview = defineStore('review', () => {
   const error = ref<string | null>(null);
   const notice = ref<string | null>(null);
   const current = computed(() => summary.value.find((s) => s.field === field.value) ?? null);
+  /** One tab per field, counting the proposals of every head in it (a learned head and published models may share a field). */
+  const tabs = computed(() => {
+    const by = new Map<string, { field: string; open: number }>();
+    for (const s of summary.value) {
+      const t = by.get(s.field) ?? { field: s.field, open: 0 };
+      t.open += s.proposed + s.accepted;
+      by.set(s.field, t);
+    }
+    return [...by.values()];
+  });
+  /** The field's other heads (a published model's beside a learned head, or several models). */
+  const otherHeads = computed(() => summary.value.filter((s) => s.field === field.value && s !== current.value));
   const acceptedTotal = computed(() => summary.value.reduce((n, s) => n + s.accepted, 0));
 
   const guard = guarded(error);
@@ -104,5 +116,5 @@ export const useReview = defineStore('review', () => {
     evaluating.value = false;
   }
 
-  return { summary, field, rowsField, filter, rows, total, batches, evaluation, evaluating, error, notice, current, acceptedTotal, refresh, loadRows, predict, decide, write, undo, evaluate };
+  return { summary, tabs, otherHeads, field, rowsField, filter, rows, total, batches, evaluation, evaluating, error, notice, current, acceptedTotal, refresh, loadRows, predict, decide, write, undo, evaluate };
 });

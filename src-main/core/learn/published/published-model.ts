@@ -1,0 +1,338 @@
+import type { GraphModel, io, Tensor } from '@tensorflow/tfjs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { MUSICNN_INPUT } from '../../audio/musicnn-input.js';
+import { checkModelName } from '../model-store.js';
+import type { Tf } from '../tf/backend.js';
+import { defaultMapping, type TagMapping } from './mapping.js';
+import { readZip } from './zip.js';
+
+/**
+ * Published models (Essentia's TensorFlow.js MusiCNN family: the `msd-musicnn-1` auto-tagger and its two-class
+ * classifiers), imported by the user from a folder or a zip (their licences forbid shipping them) and kept in
+ * `models/<name>/`: the graph model's `model.json` and weight shards as published, Essentia's metadata JSON
+ * when it came with them, and `published.json` (this interface): what Earmark feeds the graph and reads from it.
+ */
+export interface PublishedMeta {
+  format: 'earmark-published';
+  version: 1;
+  name: string;
+  /** The model's own name (Essentia metadata `name`), or the folder's. */
+  title: string;
+  /** An auto-tagger (many independent tags) or a classifier (classes that sum to one). */
+  task: 'auto-tagging' | 'classifier';
+  /** The input it was trained on; only Essentia's MusiCNN input is known (`musicnn-input.ts`). */
+  frontEnd: 'musicnn';
+  sampleRate: number;
+  classes: string[];
+  /** Graph nodes: the [-1, 187, 96] input, the boolean "is training" input fed false (null when absent). */
+  input: string;
+  isTraining: string | null;
+  /** The [-1, classes] sigmoid output, and the embedding output (null when the graph has none). */
+  predictions: string;
+  embeddings: string | null;
+  embeddingDim: number | null;
+  /** Whether its embedding is a representation (the auto-tagger's; classifiers' embeddings are not stored). */
+  representation: boolean;
+  /** How outputs become tag proposals; editable (`earmark model-mapping`). */
+  mapping: TagMapping[];
+  /** Where it was imported from, and when. */
+  source: string;
+  importedAt: number;
+  /** Licence or link from the metadata, shown beside the model. */
+  link: string | null;
+}
+
+/** The 50 tags of the Million Song Dataset in the order `msd-musicnn-1` outputs them. */
+export const MSD_TAGS = [
+  'rock', 'pop', 'alternative', 'indie', 'electronic', 'female vocalists', 'dance', '00s', 'alternative rock', 'jazz',
+  'beautiful', 'metal', 'chillout', 'male vocalists', 'classic rock', 'soul', 'indie rock', 'Mellow', 'electronica', '80s',
+  'folk', '90s', 'chill', 'instrumental', 'punk', 'oldies', 'blues', 'hard rock', 'ambient', 'acoustic',
+  'experimental', 'female vocalist', 'guitar', 'Hip-Hop', '70s', 'party', 'country', 'easy listening', 'sexy', 'catchy',
+  'funk', 'electro', 'heavy metal', 'Progressive rock', '60s', 'rnb', 'indie pop', 'sad', 'House', 'happy',
+]; // prettier-ignore
+
+/** Class orders of Essentia's two-class MusiCNN classifiers, when no metadata says (by the name's first part). */
+export const CLASSIFIER_CLASSES: Record<string, string[]> = {
+  mood_happy: ['happy', 'non_happy'],
+  mood_sad: ['non_sad', 'sad'],
+  mood_relaxed: ['non_relaxed', 'relaxed'],
+  mood_aggressive: ['aggressive', 'non_aggressive'],
+  danceability: ['danceable', 'not_danceable'],
+};
+
+interface GraphJson {
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string;
+  modelTopology?: { node?: Array<{ name: string; op: string; attr?: Record<string, unknown> }> };
+  weightsManifest?: Array<{ paths: string[]; weights: io.WeightsManifestEntry[] }>;
+  signature?: unknown;
+  userDefinedMetadata?: Record<string, object>;
+  modelInitializer?: unknown;
+}
+
+interface EssentiaMetadata {
+  name?: string;
+  type?: string;
+  link?: string;
+  classes?: string[];
+  schema?: { inputs?: Array<{ name: string; type?: string }>; outputs?: Array<{ name: string; output_purpose?: string; shape?: number[] }> };
+  inference?: { sample_rate?: number; algorithm?: string };
+}
+
+export function isPublished(dir: string): boolean {
+  return existsSync(join(dir, 'published.json'));
+}
+
+export function readPublishedMeta(dir: string): PublishedMeta {
+  return JSON.parse(readFileSync(join(dir, 'published.json'), 'utf8')) as PublishedMeta;
+}
+
+export function writePublishedMeta(dir: string, meta: PublishedMeta): void {
+  writeFileSync(join(dir, 'published.json.tmp'), JSON.stringify(meta, null, 1));
+  renameSync(join(dir, 'published.json.tmp'), join(dir, 'published.json'));
+}
+
+/** Whether a folder or file looks like a TensorFlow.js graph model to import (rather than an Earmark model file). */
+export function looksLikeGraphModel(path: string): boolean {
+  if (!existsSync(path)) return false;
+  if (statSync(path).isDirectory()) return findModelJson(path) !== null;
+  return /\.zip$/i.test(path) || basename(path) === 'model.json';
+}
+
+function findModelJson(dir: string, depth = 0): string | null {
+  const direct = join(dir, 'model.json');
+  if (existsSync(direct)) return direct;
+  if (depth >= 2) return null;
+  for (const d of readdirSync(dir)) {
+    const p = join(dir, d);
+    if (!d.startsWith('.') && !d.startsWith('__MACOSX') && statSync(p).isDirectory()) {
+      const found = findModelJson(p, depth + 1);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+function nodeNames(g: GraphJson): Map<string, { op: string; attr?: Record<string, unknown> }> {
+  return new Map((g.modelTopology?.node ?? []).map((n) => [n.name, { op: n.op, attr: n.attr }]));
+}
+
+/**
+ * Work out what to feed and read from a graph model and its metadata (Essentia's JSON, when there is one):
+ * inputs and outputs named by the metadata's schema, else by MusiCNN's known node names; classes from the
+ * metadata, else the MSD tags for a 50-output auto-tagger or the known order of a named classifier.
+ */
+export function describeGraph(g: GraphJson, metadata: EssentiaMetadata | null, fallbackName: string): Omit<PublishedMeta, 'name' | 'source' | 'importedAt' | 'embeddingDim' | 'mapping'> {
+  if (g.format !== 'graph-model' && !g.modelTopology?.node) throw new Error('This is not a TensorFlow.js graph model (model.json has no "format": "graph-model" and no graph).');
+  if (!g.weightsManifest?.length) throw new Error('model.json lists no weights (weightsManifest).');
+  const nodes = nodeNames(g);
+  const placeholders = [...nodes].filter(([, n]) => n.op === 'Placeholder');
+  const dtypeOf = (attr?: Record<string, unknown>) => (attr?.dtype as { type?: string } | undefined)?.type;
+  const schemaIn = metadata?.schema?.inputs?.find((i) => nodes.has(i.name))?.name;
+  const input = schemaIn ?? (nodes.has('model/Placeholder') ? 'model/Placeholder' : placeholders.find(([, n]) => dtypeOf(n.attr) !== 'DT_BOOL')?.[0]);
+  if (!input) throw new Error('The graph has no float input (expected "model/Placeholder", [-1, 187, 96]).');
+  const isTraining = placeholders.find(([name, n]) => name !== input && dtypeOf(n.attr) === 'DT_BOOL')?.[0] ?? null;
+  const outs = metadata?.schema?.outputs ?? [];
+  const predictions = outs.find((o) => o.output_purpose === 'predictions' && nodes.has(o.name))?.name ?? (nodes.has('model/Sigmoid') ? 'model/Sigmoid' : null);
+  if (!predictions) throw new Error('The graph has no predictions output (expected "model/Sigmoid").');
+  const embeddings =
+    outs.find((o) => o.output_purpose === 'embeddings' && nodes.has(o.name))?.name ??
+    (nodes.has('model/dense/BiasAdd') ? 'model/dense/BiasAdd' : nodes.has('model/dense/Relu') ? 'model/dense/Relu' : null);
+  const rate = metadata?.inference?.sample_rate ?? MUSICNN_INPUT.sr;
+  if (rate !== MUSICNN_INPUT.sr) throw new Error(`The model expects audio at ${rate} Hz; Earmark feeds MusiCNN models their input at ${MUSICNN_INPUT.sr} Hz only.`);
+  const algorithm = metadata?.inference?.algorithm;
+  if (algorithm && !/musicnn/i.test(algorithm)) throw new Error(`The model's input is "${algorithm}"; Earmark computes only MusiCNN's (TensorflowPredictMusiCNN).`);
+  const title = metadata?.name ?? fallbackName;
+  const key = Object.keys(CLASSIFIER_CLASSES).find((k) => fallbackName.toLowerCase().startsWith(k) || (metadata?.link ?? '').includes(`${k}-`));
+  let classes = metadata?.classes;
+  if (!classes?.length) classes = key ? CLASSIFIER_CLASSES[key] : undefined;
+  const task: PublishedMeta['task'] = metadata?.type ? (/classif/i.test(metadata.type) ? 'classifier' : 'auto-tagging') : key ? 'classifier' : 'auto-tagging';
+  if (!classes?.length) classes = task === 'auto-tagging' ? MSD_TAGS : undefined;
+  if (!classes?.length) throw new Error('The model has no metadata JSON naming its classes: put Essentia\'s metadata file (the ".json" published beside it) in the folder.');
+  return {
+    format: 'earmark-published',
+    version: 1,
+    title,
+    task,
+    frontEnd: 'musicnn',
+    sampleRate: rate,
+    classes,
+    input,
+    isTraining,
+    predictions,
+    embeddings,
+    representation: task === 'auto-tagging' && embeddings !== null,
+    link: metadata?.link ?? null,
+  };
+}
+
+/** The graph model's files as one IOHandler (model.json + its shards, in manifest order). */
+function handlerFor(dir: string): io.IOHandler {
+  return {
+    load: async () => {
+      const g = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as GraphJson;
+      const manifest = g.weightsManifest ?? [];
+      const parts = manifest.flatMap((group) => group.paths.map((p) => readFileSync(join(dir, p))));
+      const all = Buffer.concat(parts);
+      return {
+        modelTopology: g.modelTopology as object,
+        weightSpecs: manifest.flatMap((group) => group.weights),
+        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+        format: g.format,
+        generatedBy: g.generatedBy,
+        convertedBy: g.convertedBy,
+        signature: g.signature as object | undefined,
+        userDefinedMetadata: g.userDefinedMetadata,
+        modelInitializer: g.modelInitializer as object | undefined,
+      };
+    },
+  };
+}
+
+export async function loadGraph(tf: Tf, dir: string): Promise<GraphModel> {
+  try {
+    return await tf.loadGraphModel(handlerFor(dir));
+  } catch (e) {
+    throw new Error(`The graph model in ${dir} cannot be loaded on the ${tf.getBackend()} backend: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** What a run of a published model gives for some patches: each output averaged over them. */
+export interface PublishedOutputs {
+  /** [classes]: the predictions output averaged over the patches. */
+  values: Float32Array;
+  /** [embeddingDim]: the embedding averaged over the patches, or null. */
+  embedding: Float32Array | null;
+  patches: number;
+}
+
+/** Patches per call of the graph: bounded memory on any track length. */
+export const INFERENCE_BATCH = 32;
+
+/**
+ * Run the graph on `[nPatches, 187, 96]` patches (row-major), in batches of `INFERENCE_BATCH`, the "is training"
+ * input fed false; returns each output averaged over the patches. Every tensor is disposed.
+ * Throws when the outputs do not have the shape the model's description says.
+ */
+export function runPublished(tf: Tf, model: GraphModel, meta: PublishedMeta, patches: Float32Array, nPatches: number): PublishedOutputs {
+  const { patchFrames, nMels } = MUSICNN_INPUT;
+  const size = patchFrames * nMels;
+  const sums = new Float64Array(meta.classes.length);
+  let emb: Float64Array | null = null;
+  const outputs = meta.embeddings ? [meta.predictions, meta.embeddings] : [meta.predictions];
+  for (let at = 0; at < nPatches; at += INFERENCE_BATCH) {
+    const n = Math.min(INFERENCE_BATCH, nPatches - at);
+    const [p, e] = tf.tidy(() => {
+      const feed: Record<string, Tensor> = { [meta.input]: tf.tensor3d(patches.subarray(at * size, (at + n) * size), [n, patchFrames, nMels]) };
+      if (meta.isTraining) feed[meta.isTraining] = tf.tensor([false], [1], 'bool');
+      const r = model.execute(feed, outputs);
+      const list = Array.isArray(r) ? r : [r];
+      return list.map((t) => t.reshape([n, -1]).sum(0)) as Tensor[];
+    });
+    const pv = p.dataSync() as Float32Array;
+    const ev = e ? (e.dataSync() as Float32Array) : null;
+    tf.dispose([p, e].filter((t): t is Tensor => t !== undefined));
+    if (pv.length !== sums.length) throw new Error(`"${meta.name}" gives ${pv.length} predictions per patch; its description says ${sums.length} classes.`);
+    for (let i = 0; i < pv.length; i++) sums[i] += pv[i];
+    if (ev) {
+      emb ??= new Float64Array(ev.length);
+      for (let i = 0; i < ev.length; i++) emb[i] += ev[i];
+    }
+  }
+  const k = Math.max(1, nPatches);
+  return {
+    values: Float32Array.from(sums, (s) => s / k),
+    embedding: emb ? Float32Array.from(emb, (s) => s / k) : null,
+    patches: nPatches,
+  };
+}
+
+/**
+ * Import a TensorFlow.js graph model from a folder (holding `model.json` + shards, perhaps one level down) or a
+ * zip of one, with Essentia's metadata JSON when it is beside `model.json`. The graph is loaded and run once on
+ * the current backend before anything is kept, so a model that cannot run here is refused with the reason.
+ * Returns the stored description. Throws on a name already taken, a graph without the expected nodes, or
+ * outputs that do not match the classes.
+ */
+export async function importPublished(tf: Tf, from: string, modelsDir: string, name?: string): Promise<PublishedMeta> {
+  if (!existsSync(from)) throw new Error(`${from} does not exist.`);
+  const staging = join(modelsDir, `.import-${process.pid}-${Date.now().toString(36)}.saving`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    let srcDir: string;
+    if (statSync(from).isDirectory() || basename(from) === 'model.json') {
+      const mj = statSync(from).isDirectory() ? findModelJson(from) : from;
+      if (!mj) throw new Error(`${from} holds no model.json (a TensorFlow.js graph model).`);
+      srcDir = dirname(mj);
+    } else {
+      const files = readZip(from);
+      const mj = files.find((f) => basename(f.name) === 'model.json' && !f.name.includes('__MACOSX'));
+      if (!mj) throw new Error(`${from} holds no model.json (a TensorFlow.js graph model).`);
+      srcDir = join(staging, 'unzipped');
+      const prefix = mj.name.slice(0, mj.name.length - 'model.json'.length);
+      for (const f of files) {
+        if (!f.name.startsWith(prefix) || f.name.slice(prefix.length).includes('/') || f.name.includes('..')) continue;
+        mkdirSync(srcDir, { recursive: true });
+        writeFileSync(join(srcDir, f.name.slice(prefix.length)), f.data);
+      }
+    }
+    const g = JSON.parse(readFileSync(join(srcDir, 'model.json'), 'utf8')) as GraphJson;
+    const metaFile = readdirSync(srcDir).find((f) => f.endsWith('.json') && f !== 'model.json' && isEssentiaMetadata(join(srcDir, f)));
+    const metadata = metaFile ? (JSON.parse(readFileSync(join(srcDir, metaFile), 'utf8')) as EssentiaMetadata) : null;
+    const folderName = basename(statSync(from).isDirectory() ? from : from.replace(/\.zip$/i, '')).replace(/[-_]tfjs$/i, '');
+    const fallback = metadata?.link ? basename(metadata.link).replace(/\.(pb|json|zip)$/i, '').replace(/[-_]tfjs$/i, '') : folderName;
+    const described = describeGraph(g, metadata, fallback);
+    const chosen = name ?? (described.task === 'auto-tagging' && described.classes.length === 50 && described.classes.join() === MSD_TAGS.join() ? 'musicnn' : fallback.replace(/[^A-Za-z0-9_.-]/g, '-'));
+    checkModelName(chosen);
+    const dir = join(modelsDir, chosen);
+    if (existsSync(dir)) throw new Error(`A model named "${chosen}" exists already; import under another name (--name).`);
+    const out = join(staging, 'model');
+    mkdirSync(out, { recursive: true });
+    copyFileSync(join(srcDir, 'model.json'), join(out, 'model.json'));
+    for (const group of g.weightsManifest ?? []) {
+      for (const p of group.paths) {
+        if (p.includes('/') || p.includes('\\') || p.includes('..')) throw new Error(`model.json names a weight file outside its folder: ${p}`);
+        if (!existsSync(join(srcDir, p))) throw new Error(`The weight file "${p}" that model.json lists is missing.`);
+        copyFileSync(join(srcDir, p), join(out, p));
+      }
+    }
+    if (metaFile) copyFileSync(join(srcDir, metaFile), join(out, 'metadata.json'));
+    const meta: PublishedMeta = { ...described, name: chosen, embeddingDim: null, mapping: [], source: from, importedAt: Date.now() };
+    // Loaded and run once on this backend: what cannot run here is refused now, not at the first track.
+    const model = await loadGraph(tf, out);
+    try {
+      const probe = runPublished(tf, model, meta, new Float32Array(MUSICNN_INPUT.patchFrames * MUSICNN_INPUT.nMels), 1);
+      meta.embeddingDim = probe.embedding?.length ?? null;
+    } catch (e) {
+      throw new Error(`The graph model does not run as a MusiCNN model: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      model.dispose();
+    }
+    meta.mapping = defaultMapping(meta.task, meta.classes, chosen);
+    writePublishedMeta(out, meta);
+    renameSync(out, dir);
+    return meta;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+function isEssentiaMetadata(path: string): boolean {
+  try {
+    const j = JSON.parse(readFileSync(path, 'utf8')) as EssentiaMetadata;
+    return Array.isArray(j.classes) || typeof j.schema === 'object';
+  } catch {
+    return false;
+  }
+}
+
+/** Published models in the models folder. */
+export function listPublished(modelsDir: string): PublishedMeta[] {
+  if (!existsSync(modelsDir)) return [];
+  return readdirSync(modelsDir)
+    .filter((d) => !d.startsWith('.') && isPublished(join(modelsDir, d)))
+    .map((d) => readPublishedMeta(join(modelsDir, d)));
+}
