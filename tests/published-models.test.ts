@@ -61,6 +61,10 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     } finally {
       store.close();
     }
+    const list = cliJson<{ rows: Array<{ value: string; proposedBy: { kind: string; representation: string } }> }>(['review', '--field', 'era', '--list'], { home });
+    expect(list.rows.length).toBeGreaterThan(0);
+    expect(list.rows.every((r) => r.proposedBy.kind === 'model' && r.proposedBy.representation === 'musicnn')).toBe(true);
+    expect(cli(['review', '--field', 'era', '--list'], { home }).stdout).toMatch(/\(model musicnn\)/);
     const summary = cliJson<{ fields: ReviewSummary[] }>(['review'], { home }).fields;
     const era = summary.find((s) => s.field === 'era')!;
     expect(era).toMatchObject({ kind: 'model', representation: 'musicnn' });

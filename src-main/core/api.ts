@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveFfmpeg, type Ffmpeg } from './audio/decode.js';
 import { BUILTIN_REPRESENTATIONS, DSP_REPRESENTATION, isBuiltin } from './audio/representations.js';
-import type { LibraryInfo, PredictionRow, RepresentationChoice, RepresentationComparison, RetrievalScores, ReviewSummary, Settings, SimilarResult, TagBatch, TagEvaluation, TrackSummary } from './contract.js';
+import type { LibraryInfo, PredictionRow, ProposalPage, ProposalQuery, RepresentationChoice, RepresentationComparison, RetrievalScores, ReviewSummary, Settings, SimilarResult, TagBatch, TagEvaluation, TrackSummary } from './contract.js';
 import { defaultRepresentation } from './api/recommend.js';
 import { generateDemoLibrary, type DemoManifest, type DemoOptions } from './demo/demo-library.js';
 import { resolveHome, type HomePaths } from './home.js';
@@ -20,6 +20,7 @@ import { LibraryStore, type ErrorRow } from './store/library-store.js';
 import { trackSummary, type ApiContext } from './api/context.js';
 import * as library from './api/library.js';
 import * as encoders from './api/models.js';
+import { proposalPage } from './learn/tag-review.js';
 import type { PublishedMeta } from './learn/published/published-model.js';
 import type { TagMapping } from './learn/published/mapping.js';
 import type { InferResult } from './learn/published/published-jobs.js';
@@ -229,6 +230,11 @@ export class Earmark implements ApiContext {
     o: { fields?: string[]; minConfidence?: number; trackIds?: number[]; dryRun?: boolean; id3Version?: 3 | 4; onProgress?: (done: number, total: number) => void } = {},
   ): Promise<tagging.TagWriteReport> {
     return tagging.writeAccepted(this, o);
+  }
+
+  /** A page of a field's proposals, most confident first, each with what proposed it. */
+  proposals(q: ProposalQuery): ProposalPage {
+    return proposalPage(this.store, q);
   }
 
   // Encoders and models (api/models.ts).

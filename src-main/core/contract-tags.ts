@@ -132,6 +132,8 @@ export interface ProposalRow {
   status: PredictionStatus;
   /** The file's own value in this field is one the head strongly disagrees with. */
   suspicious: boolean;
+  /** What proposed it: a published model's name, or a learned head ("knn head on dsp"). */
+  proposedBy: { kind: HeadUsed; representation: string };
 }
 
 export interface ProposalPage {

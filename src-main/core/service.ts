@@ -21,7 +21,6 @@ import { lastComparison } from './api/recommend.js';
 import { BadRequestError, validateRequest } from './contract-schema.js';
 import { JobManager } from './jobs/job-manager.js';
 import { facetCounts, queryTracks } from './library/track-query.js';
-import { proposalPage } from './learn/tag-review.js';
 import { HeadDataError } from './learn/heads/head.js';
 import { resolveLibraryFile } from './media.js';
 import { isAudioPath } from './library/walk.js';
@@ -358,7 +357,7 @@ export class EarmarkService {
       }),
       startPredict: ({ fields, representation, kind, minSupport }) => this.startPredict(fields, representation, kind, minSupport),
       reviewSummary: () => e.reviewSummary(),
-      proposals: (q) => proposalPage(e.store, q),
+      proposals: (q) => e.proposals(q),
       review: ({ action, ...filter }) => {
         const changed = e.review(action, filter);
         if (changed) this.emit({ type: 'library-changed' });

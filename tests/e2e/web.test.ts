@@ -437,8 +437,8 @@ describe('Earmark in a browser, in web mode', () => {
     await page.click('[data-nav=models]');
     await page.fill('[data-testid=import-path]', join(t.dir, 'no-such-model.zip'));
     await page.click('[data-action=import-model]');
-    await page.waitForSelector('[data-testid=models-error]');
-    expect(await page.locator('[data-testid=models-error]').textContent()).toMatch(/does not exist/);
+    await page.waitForSelector('[data-testid=import-error]');
+    expect(await page.locator('[data-testid=import-error]').textContent()).toMatch(/no-such-model\.zip does not exist/);
     await page.fill('[data-testid=import-path]', tiny.dir);
     await page.click('[data-action=import-model]');
     await page.waitForSelector('[data-published="musicnn"]');
@@ -456,6 +456,8 @@ describe('Earmark in a browser, in web mode', () => {
     await page.click('[data-tab=era]');
     await page.waitForSelector('[data-testid=model-head]');
     expect(await page.locator('[data-testid=model-head]').textContent()).toMatch(/published model musicnn/);
+    await page.waitForSelector('[data-testid=proposal-list] [data-testid=proposed-by]');
+    expect(await page.locator('[data-testid=proposal-list] [data-testid=proposed-by]').first().textContent()).toMatch(/model musicnn/);
     const sim = await apiCall<{ results: unknown[] }>('similar', { trackIds: [(await apiCall<{ rows: Array<{ id: number }> }>('queryTracks', { offset: 0, limit: 1, status: 'analyzed' })).rows[0].id], representation: 'musicnn', k: 5 });
     expect(sim.results).toHaveLength(5);
   }, 600_000);

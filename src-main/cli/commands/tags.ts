@@ -205,13 +205,34 @@ export function registerTagCommands(program: Command): void {
     .option('--min-confidence <c>', 'only proposals at least this confident (0…1)', probability('--min-confidence'))
     .option('--pending-only', 'leave earlier decisions as they are')
     .option('--replace', 'a bulk --accept also takes proposals that replace a value a track already has (left out by default)')
+    .option('--list', "list the field's open proposals (with --field), most confident first, each with what proposed it")
+    .option('--limit <n>', 'with --list: at most this many', positiveInt('--limit'), 50)
     .option('--json', 'machine-readable output')
     .action(
       async (
-        o: { accept?: boolean; reject?: boolean; reset?: boolean; field?: string; track: string[]; value: string[]; minConfidence?: number; pendingOnly?: boolean; replace?: boolean; json?: boolean },
+        o: { accept?: boolean; reject?: boolean; reset?: boolean; field?: string; track: string[]; value: string[]; minConfidence?: number; pendingOnly?: boolean; replace?: boolean; list?: boolean; limit: number; json?: boolean },
         cmd: Command,
       ) => {
         await withEarmark(cmd, (e) => {
+          if (o.list) {
+            if (!o.field) throw new Error('--list shows one field: add --field NAME.');
+            if (o.accept || o.reject || o.reset) throw new Error('--list only lists; leave out --accept, --reject and --reset.');
+            const page = e.proposals({ field: o.field, minConfidence: o.minConfidence, offset: 0, limit: o.limit });
+            print(!!o.json, page, () =>
+              page.rows.length
+                ? [
+                    ...page.rows.map((r) => {
+                      const by = r.proposedBy.kind === 'model' ? `model ${r.proposedBy.representation}` : `${r.proposedBy.kind} on ${r.proposedBy.representation}`;
+                      return `${r.confidence.toFixed(2)}  ${r.status.padEnd(8)}  ${r.value}  ← ${r.fileValues.join('; ') || '—'}  ${r.path}  (${by})`;
+                    }),
+                    page.total > page.rows.length ? `… ${page.total - page.rows.length} more (--limit)` : '',
+                  ]
+                    .filter(Boolean)
+                    .join('\n')
+                : `No open proposals for ${o.field}.`,
+            );
+            return;
+          }
           const actions = (['accept', 'reject', 'reset'] as const).filter((a) => o[a]);
           if (actions.length > 1) throw new Error('Choose one of --accept, --reject, --reset.');
           let changed: number | null = null;
@@ -235,7 +256,7 @@ export function registerTagCommands(program: Command): void {
             if (summary.length === 0) lines.push('No predictions yet: run `earmark predict`.');
             for (const f of summary) {
               lines.push(
-                `${f.field}: ${f.proposed} pending, ${f.accepted} accepted, ${f.rejected} rejected, ${f.written} written; ${f.suspicious} tracks with a suspicious tag (${f.kind} on ${f.representation}, ${new Date(f.createdAt).toLocaleString()})`,
+                `${f.field}: ${f.proposed} pending, ${f.accepted} accepted, ${f.rejected} rejected, ${f.written} written; ${f.suspicious} tracks with a suspicious tag (${f.kind === 'model' ? `published model ${f.representation}` : `${f.kind} on ${f.representation}`}, ${new Date(f.createdAt).toLocaleString()})`,
               );
             }
             return lines.join('\n');

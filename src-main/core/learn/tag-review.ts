@@ -241,9 +241,9 @@ export function proposalPage(store: LibraryStore, q: ProposalQuery): ProposalPag
   const total = (store.db.prepare(`SELECT count(*) AS n FROM predictions p WHERE ${where}`).get(...args) as { n: number }).n;
   const rows = store.db
     .prepare(
-      `SELECT p.track_id, p.value, p.confidence, p.status, t.title, t.artist, t.path,
+      `SELECT p.track_id, p.value, p.confidence, p.status, t.title, t.artist, t.path, h.kind, h.representation,
               EXISTS (SELECT 1 FROM predictions s WHERE s.track_id = p.track_id AND s.field = p.field AND s.suspicious = 1) AS suspicious
-       FROM predictions p JOIN tracks t ON t.id = p.track_id
+       FROM predictions p JOIN tracks t ON t.id = p.track_id JOIN heads h ON h.id = p.head_id
        WHERE ${where} ORDER BY p.confidence DESC, p.track_id LIMIT ? OFFSET ?`,
     )
     .all(...args, q.limit, q.offset) as Array<{
@@ -255,6 +255,8 @@ export function proposalPage(store: LibraryStore, q: ProposalQuery): ProposalPag
     artist: string | null;
     path: string;
     suspicious: number;
+    kind: HeadUsed;
+    representation: string;
   }>;
   return {
     total,
@@ -269,6 +271,7 @@ export function proposalPage(store: LibraryStore, q: ProposalQuery): ProposalPag
       confidence: r.confidence,
       status: r.status,
       suspicious: !!r.suspicious,
+      proposedBy: { kind: r.kind, representation: r.representation },
     })),
   };
 }

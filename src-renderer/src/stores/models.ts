@@ -72,16 +72,22 @@ export const useModels = defineStore('models', () => {
     if (job) useJobs().upsert(job);
   }
 
+  /** Why the last import failed (kept apart from `error`, which every refresh clears), or null. */
+  const importError = ref<string | null>(null);
+
   /** Import a model from a path on the machine running Earmark (a graph model's folder or .zip, or an Earmark model file). */
   async function importFrom(path: string, name?: string): Promise<boolean> {
     notice.value = null;
+    importError.value = null;
     importing.value = true;
     try {
-      const r = await guard(() => api.importModel({ path, name }));
-      if (!r) return false;
-      notice.value = r.published ? `Imported "${r.name}". Run it on the library to get its ${'representation and proposals'}.` : `Imported "${r.name}". Embed the library with it.`;
+      const r = await api.importModel({ path, name });
+      notice.value = r.published ? `Imported "${r.name}". Run it on the library for its representation and proposals.` : `Imported "${r.name}". Embed the library with it.`;
       await refresh();
       return true;
+    } catch (e) {
+      importError.value = describeError(e);
+      return false;
     } finally {
       importing.value = false;
     }
@@ -109,5 +115,5 @@ export const useModels = defineStore('models', () => {
     notice.value = choice ? `Used when none is named: ${choice.reason}` : null;
   }
 
-  return { models, published, importing, importFrom, selected, curve, compute, comparison, error, notice, current, refresh, loadCurve, loadCompute, train, embed, remove, compare, setDefaultRepresentation };
+  return { models, published, importing, importError, importFrom, selected, curve, compute, comparison, error, notice, current, refresh, loadCurve, loadCompute, train, embed, remove, compare, setDefaultRepresentation };
 });
