@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { disposeHead, headProbabilities, trainHead } from '../core/learn/heads/head.js';
 import { crossFit } from '../core/learn/heads/cross-fit.js';
 import { findHeadWorkerScript, headPool } from '../core/learn/heads/head-pool.js';
-import { loadTf } from '../core/learn/tf/backend.js';
+import { loadTf, type Tf } from '../core/learn/tf/backend.js';
 import { ARCH_INPUT, buildEncoder, disposeEncoder } from '../core/learn/nets/encoders.js';
 import { PATCH_SPECS, type LogMel } from '../core/learn/patches.js';
 import { batchOf, embedTrack, trainMultitask } from '../core/learn/train/trainer.js';
@@ -394,6 +394,17 @@ async function heads(): Promise<void> {
   results.heads = out;
 }
 
+/** Switch TensorFlow.js to `backend` and wait until it is ready; false when it cannot load here. */
+async function useBackend(tf: Tf, backend: string): Promise<boolean> {
+  try {
+    if (!(await tf.setBackend(backend))) return false;
+  } catch {
+    return false;
+  }
+  await tf.ready();
+  return true;
+}
+
 /**
  * Encoders: training throughput (patches/s, multi-task step with KL loss) and embedding throughput (tracks/s
  * for 30 s of log-mel) for each architecture, on every backend that loads here — the one this machine resolves
@@ -408,17 +419,10 @@ async function encoders(): Promise<void> {
   const measured: Record<string, Record<string, { patchesPerSecond: number; tracksPerSecond: number }>> = {};
   const loader: Record<string, number> = {};
   for (const backend of backends) {
-    let ok = false;
-    try {
-      ok = await tf.setBackend(backend);
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
+    if (!(await useBackend(tf, backend))) {
       log(`\nEncoders on ${backend}: not available here`);
       continue;
     }
-    await tf.ready();
     const slow = backend === 'cpu';
     log(`\nEncoders on ${backend === rt.backend ? rt.device : backend === 'cpu' ? 'CPU (JavaScript)' : backend} (${backend})`);
     measured[backend] = {};
@@ -490,17 +494,10 @@ async function musicnn(): Promise<void> {
   const out: Record<string, MusicnnSpeed> = {};
   log('\nMusiCNN inference (published models: msd-musicnn-1\'s network, 0.78 M weights; a track = three 10 s excerpts, 15 patches)');
   for (const backend of [...new Set([tf.getBackend(), 'wasm', 'cpu'])]) {
-    let ok = false;
-    try {
-      ok = await tf.setBackend(backend);
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
+    if (!(await useBackend(tf, backend))) {
       log(`  ${backend}: not available here`);
       continue;
     }
-    await tf.ready();
     // The JavaScript backend takes seconds per patch: one patch, once.
     const m = measureMusicnn(tf, backend === 'cpu' ? { patches: 1, repeats: 1 } : {});
     out[backend] = m;

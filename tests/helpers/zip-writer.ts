@@ -14,26 +14,25 @@ export function zipBytes(files: Array<{ name: string; data: Buffer }>, o: { defl
     const body = o.deflate === false ? f.data : deflateRawSync(f.data);
     const method = o.deflate === false ? 0 : 8;
     const crc = crc32(f.data);
+    // The fields local headers and central-directory entries share, from "version needed" on (offset 4 in a local
+    // header, 6 in a central entry): version, flags (UTF-8 names), method, time, date, CRC-32, sizes, name length.
+    const shared = (b: Buffer, at: number) => {
+      b.writeUInt16LE(20, at);
+      b.writeUInt16LE(0x800, at + 2);
+      b.writeUInt16LE(method, at + 4);
+      b.writeUInt32LE(crc, at + 10);
+      b.writeUInt32LE(body.length, at + 14);
+      b.writeUInt32LE(f.data.length, at + 18);
+      b.writeUInt16LE(name.length, at + 22);
+    };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x800, 6);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(f.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
+    shared(local, 4);
     local.writeUInt16LE(o.localExtraSkew ?? 0, 28);
     const cd = Buffer.alloc(46);
     cd.writeUInt32LE(0x02014b50, 0);
     cd.writeUInt16LE(20, 4);
-    cd.writeUInt16LE(20, 6);
-    cd.writeUInt16LE(0x800, 8);
-    cd.writeUInt16LE(method, 10);
-    cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(body.length, 20);
-    cd.writeUInt32LE(f.data.length, 24);
-    cd.writeUInt16LE(name.length, 28);
+    shared(cd, 6);
     cd.writeUInt32LE(offset, 42);
     parts.push(local, name, body);
     central.push(cd, name);
