@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeExcerpt } from '../src-main/core/audio/decode.js';
@@ -77,6 +77,14 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     expect(s.results).toHaveLength(5);
     const p = cli(['predict', '--fields', 'genre', '--representation', 'musicnn', '--head', 'auto', '--min-support', '2', '--json'], { home });
     expect(p.status, p.stderr).toBe(0);
+    // A learned head on the field takes over the values it also predicts; the model's other proposals stay.
+    const kept = new LibraryStore(DB);
+    try {
+      expect(kept.db.prepare("SELECT COUNT(*) AS n FROM heads WHERE id = 'model:musicnn:genre'").get()).toEqual({ n: 1 });
+      expect((kept.db.prepare("SELECT COUNT(*) AS n FROM heads WHERE field = 'genre' AND kind != 'model'").get() as { n: number }).n).toBe(1);
+    } finally {
+      kept.close();
+    }
     // Compared with dsp like any other representation, and included when nothing is named.
     const ev = cliJson<{ rows: Array<{ representation: string; precision: Record<string, number> }> }>(['eval', '--no-heads'], { home });
     expect(ev.rows.map((r) => r.representation)).toEqual(['dsp', 'mfcc', 'musicnn']);
@@ -120,6 +128,12 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     const bad = cli(['model-mapping', 'musicnn', '--set', 'polka=genre:Polka'], { home });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/no class "polka"/);
+    // Only facet fields; a class sent two ways at once is refused.
+    expect(cli(['model-mapping', 'musicnn', '--set', 'happy=title:Happy'], { home }).stderr).toMatch(/"title" is not a tag field Earmark proposes into/);
+    expect(cli(['model-mapping', 'musicnn', '--set', 'Mellow=mood:calm', '--ignore', 'Mellow'], { home }).stderr).toMatch(/"Mellow" is given twice/);
+    expect(cli(['model-mapping', 'musicnn', '--threshold', 'rock=-0.1'], { home }).stderr).toMatch(/between 0 and 1/);
+    // The era field has nothing mapped to it now: no proposal is left pending in it.
+    expect(cliJson<{ rows: unknown[] }>(['review', '--field', 'era', '--list'], { home }).rows).toEqual([]);
   });
 
   it('imports a classifier from a zip with a wrong local extra-field length; its positive class proposes mood, accepted and written with undo', () => {
@@ -142,9 +156,46 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     expect(written.written.every((x) => x.after.mood.includes('happy'))).toBe(true);
     const u = cli(['tag', '--undo', 'last', '--json'], { home });
     expect(u.status, u.stderr).toBe(0);
+    // Writing tags leaves the audio as it was: the model's kept outputs stay valid for the files' new hashes.
+    const store = new LibraryStore(DB);
+    try {
+      const valid = store.db.prepare('SELECT COUNT(*) AS n FROM model_outputs o JOIN tracks t ON t.id = o.track_id AND t.content_hash = o.content_hash WHERE o.model = ?').get(m.name) as { n: number };
+      expect(valid.n).toBe(e.tracks);
+    } finally {
+      store.close();
+    }
   });
 
-  it('deletes a published model with its representation, outputs and proposals', () => {
+  it('says what is wrong with a model it cannot import, before any name clash', () => {
+    const unknown = writeTinyMusicnn(join(t.dir, 'sad-model'), { classes: ['non_sad', 'sad'] });
+    const r1 = cli(['import-model', unknown.dir], { home });
+    expect(r1.status).not.toBe(0);
+    expect(r1.stderr).toMatch(/gives 2 outputs and there is no metadata naming them: put Essentia's metadata JSON/);
+    const two = join(t.dir, 'two');
+    writeTinyMusicnn(join(two, 'a'));
+    writeTinyMusicnn(join(two, 'b'));
+    expect(cli(['import-model', two], { home }).stderr).toMatch(/holds 2 models \(a, b\): import them one at a time/);
+    const broken = writeTinyMusicnn(join(t.dir, 'broken'));
+    writeFileSync(join(broken.dir, 'model.json'), readFileSync(join(broken.dir, 'model.json'), 'utf8').slice(0, 500));
+    expect(cli(['import-model', broken.dir], { home }).stderr).toMatch(/model\.json in .*broken is not valid JSON/);
+    expect(cli(['import-model', join(t.dir, 'empty-nothing')], { home }).stderr).toMatch(/does not exist/);
+    // A second copy of a model already imported: the clash is named after the graph was found sound.
+    const again = writeTinyMusicnn(join(t.dir, 'again', 'msd-musicnn-1'), { metadata: true });
+    expect(cli(['import-model', again.dir], { home }).stderr).toMatch(/A model named "musicnn" exists already \(the name comes from/);
+  });
+
+  it('infer says when a file is silent, and names a file that is missing', () => {
+    const silence = join(t.dir, 'silence.wav');
+    lavfi(silence, 'anullsrc=r=44100:cl=stereo', ['-t', '5']);
+    const r = cliJson<InferResult>(['infer', '--model', 'musicnn', silence], { home });
+    expect(r.silent).toBe(true);
+    expect(r.proposals).toEqual([]);
+    expect(cli(['infer', '--model', 'musicnn', join(t.dir, 'gone.flac')], { home }).stderr).toMatch(/gone\.flac: The file no longer exists/);
+  });
+
+  it('deletes a published model with its representation, outputs and proposals, even when its folder went first', () => {
+    // As when another process deleted it while it ran: the folder is gone, what it stored is not.
+    rmSync(join(home, 'models', 'musicnn'), { recursive: true });
     const r = cliJson<{ deleted: string; representations: string[] }>(['delete-model', 'musicnn'], { home });
     expect(r).toEqual({ deleted: 'musicnn', representations: ['musicnn'] });
     expect(existsSync(join(home, 'models', 'musicnn'))).toBe(false);
@@ -152,6 +203,7 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     try {
       expect(store.vectorCount('musicnn')).toBe(0);
       expect((store.db.prepare("SELECT COUNT(*) AS n FROM predictions WHERE head_id LIKE 'model:musicnn:%'").get() as { n: number }).n).toBe(0);
+      expect((store.db.prepare("SELECT COUNT(*) AS n FROM model_outputs WHERE model = 'musicnn'").get() as { n: number }).n).toBe(0);
     } finally {
       store.close();
     }

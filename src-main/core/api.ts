@@ -253,7 +253,7 @@ export class Earmark implements ApiContext {
   }
 
   /** A trained model's track vectors (or its untrained twin's, as `rand`) into the store, and its index. */
-  embed(model: string, o: encoders.EmbedOptions = {}): Promise<EmbedResult & { index: 'built' | 'loaded' }> {
+  embed(model: string, o: encoders.EmbedOptions = {}): Promise<EmbedResult & { index: 'built' | 'loaded' | 'none' }> {
     return encoders.embed(this, model, o);
   }
 

@@ -152,7 +152,7 @@ export function registerLibraryCommands(program: Command): void {
             `Compute: ${i.compute.preferred ?? 'none'} — ${i.compute.note}`,
             `Audio FFT: ${i.compute.audioFft.engine}${i.compute.audioFft.fallbackReason ? ` (PFFFT not loaded: ${i.compute.audioFft.fallbackReason})` : ''}`,
             ...runtimeLine(),
-            `Models: ${i.models.length ? i.models.map((m) => `${m.name} (${m.kind} ${m.arch}, ${m.done}/${m.iterations})`).join(', ') : 'none'}`,
+            `Models: ${i.models.length ? i.models.map((m) => (m.kind === 'published' ? `${m.name} (published ${m.arch})` : `${m.name} (${m.kind} ${m.arch}, ${m.done}/${m.iterations})`)).join(', ') : 'none'}`,
             `Default representation: ${i.defaultRepresentation.reason}`,
             `Log-mel cache: ${i.logMelCache.files} files, ${(i.logMelCache.bytes / 2 ** 20).toFixed(1)} MB of ${(i.logMelCache.maxBytes / 2 ** 30).toFixed(1)} GB (${i.logMelCache.dir})`,
           ].join('\n'),

@@ -119,14 +119,16 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command('embed')
-    .description("write a trained model's track vectors into the store as a representation (and index it)")
+    .description("run a model over the library: a trained model's track vectors as a representation (and its index); a published model's embedding, outputs and tag proposals. Ctrl-C stops, keeping what is done")
     .requiredOption('--model <name>', 'the model')
     .option('--rand', 'the same network untrained, as the `rand` baseline')
     .option('--json', 'machine-readable output')
     .action(async (o: { model: string; rand?: boolean; json?: boolean }, cmd: Command) => {
       await withEarmark(cmd, async (e) => {
         const bar = new ProgressBar('Embedding');
-        const r = await e.embed(o.model, { rand: o.rand, onProgress: (p) => bar.update(p.done, p.total, { current: p.phase }) });
+        const r = await interruptible('Stopping: what is done is kept; run the same command again to go on.', (signal) =>
+          e.embed(o.model, { rand: o.rand, signal, onProgress: (p) => bar.update(p.done, p.total, { current: p.phase }) }),
+        );
         bar.done();
         print(!!o.json, r, () => {
           const lines = r.representation

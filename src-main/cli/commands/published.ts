@@ -31,7 +31,11 @@ export function registerPublishedCommands(program: Command): void {
           return [
             `${r.model} on ${file}: ${r.patches} patches`,
             ...order.slice(0, 15).map((i) => `  ${r.values[i].toFixed(4)}  ${r.labels[i]}`),
-            r.proposals.length ? `Proposes: ${r.proposals.map((p) => `${p.field}=${p.value} (${p.confidence.toFixed(2)})`).join(', ')}` : 'Proposes nothing at its thresholds.',
+            r.silent
+              ? 'The file is silent (peak below −60 dBFS): its outputs mean nothing, and it proposes nothing.'
+              : r.proposals.length
+                ? `Proposes: ${r.proposals.map((p) => `${p.field}=${p.value} (${p.confidence.toFixed(2)})`).join(', ')}`
+                : 'Proposes nothing at its thresholds.',
           ].join('\n');
         });
       });
@@ -55,7 +59,7 @@ export function registerPublishedCommands(program: Command): void {
         }
         for (const s of o.ignore) changes.push({ label: s.trim(), field: null });
         for (const s of o.threshold) {
-          const m = /^(.+)=([0-9.]+)$/.exec(s);
+          const m = /^(.+)=(-?[0-9.]+)$/.exec(s);
           if (!m) throw new Error(`--threshold ${JSON.stringify(s)}: write class=number, e.g. "rock=0.4".`);
           changes.push({ label: m[1].trim(), threshold: Number(m[2]) });
         }

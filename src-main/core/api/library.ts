@@ -12,7 +12,7 @@ import { scanLibrary, type ScanOptions, type ScanReport } from '../library/scan.
 import { schemaVersion } from '../store/db.js';
 import type { TrackRow } from '../store/library-store.js';
 import type { ApiContext } from './context.js';
-import { logMelCache, models } from './models.js';
+import { logMelCache, models, publishedModels } from './models.js';
 
 /** The library itself: scanning and analysing it, what it holds, its vectors out to other tools, and front-end matrices. */
 
@@ -94,7 +94,11 @@ export function info(ctx: ApiContext): LibraryInfo {
     representations,
     ffmpeg,
     compute: detectCompute(),
-    models: models(ctx).map((m) => ({ name: m.name, kind: m.kind, arch: m.arch, done: m.done, iterations: m.iterations })),
+    models: [
+      ...models(ctx).map((m) => ({ name: m.name, kind: m.kind, arch: m.arch, done: m.done, iterations: m.iterations })),
+      // Published models: imported, never trained here (done = iterations = 0).
+      ...publishedModels(ctx).map((m) => ({ name: m.name, kind: 'published', arch: m.task, done: 0, iterations: 0 })),
+    ],
     logMelCache: logMelCache(ctx),
     defaultRepresentation: defaultRepresentation(ctx),
   };

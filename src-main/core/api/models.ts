@@ -17,8 +17,9 @@ import { checkModelName, exportModel as writeModelFile, importModel as readModel
 import { LogMelCache, type CacheInfo } from '../learn/patches.js';
 import { embedInThread, findTrainWorkerScript, trainInThread, type TrainThreadInit } from '../learn/train-thread.js';
 import { Random } from '../util/random.js';
+import { isFacetField } from '../library/read-tags.js';
 import type { TagMapping } from '../learn/published/mapping.js';
-import { inferFile, proposeFromModel, publishedDir, storedOutputs, type InferResult } from '../learn/published/published-jobs.js';
+import { inferFile, proposeFromModel, publishedDir, PUBLISHED_KIND, storedOutputs, type InferResult } from '../learn/published/published-jobs.js';
 import { importPublished, isPublished, listPublished, readPublishedMeta, writePublishedMeta, type PublishedMeta } from '../learn/published/published-model.js';
 import type { ApiContext } from './context.js';
 import { evaluateTags } from './tagging.js';
@@ -93,11 +94,11 @@ function encoderThread(ctx: ApiContext): { script: string; init: TrainThreadInit
 }
 
 /** A trained model's track vectors (or its untrained twin's, as `rand`) into the store, and its index. */
-export async function embed(ctx: ApiContext, model: string, o: EmbedOptions = {}): Promise<EmbedResult & { index: 'built' | 'loaded' }> {
+export async function embed(ctx: ApiContext, model: string, o: EmbedOptions = {}): Promise<EmbedResult & { index: 'built' | 'loaded' | 'none' }> {
   const thread = o.inThread ? encoderThread(ctx) : null;
   const r = thread ? await embedInThread(thread.script, thread.init, model, o) : await embedWithModel(encoderContext(ctx), model, o);
   // A published classifier gives proposals only, no representation to index.
-  if (!r.representation) return { ...r, index: 'loaded' };
+  if (!r.representation) return { ...r, index: 'none' };
   const li = ctx.indexes.ensure(r.representation);
   return { ...r, index: li.origin };
 }
@@ -184,7 +185,9 @@ export function deleteModel(ctx: ApiContext, name: string): { deleted: string; r
   checkModelName(name);
   const dir = join(ctx.paths.modelsDir, name);
   const published = isPublished(dir);
-  if (published) {
+  // A published model's leftovers whose folder is gone (deleted while it ran elsewhere): removed all the same.
+  const orphan = !published && !existsSync(dir) && (ctx.store.representation(name)?.kind === PUBLISHED_KIND || ctx.store.db.prepare('SELECT 1 FROM model_outputs WHERE model = ? LIMIT 1').get(name) !== undefined);
+  if (published || orphan) {
     // Its outputs and its proposals go with it (predictions cascade from their heads); decided ones too.
     ctx.store.transaction(() => {
       ctx.store.db.prepare('DELETE FROM model_outputs WHERE model = ?').run(name);
@@ -198,6 +201,7 @@ export function deleteModel(ctx: ApiContext, name: string): { deleted: string; r
     ctx.store.deleteRepresentation(r);
     ctx.indexes.remove(r);
   }
+  if (orphan) return { deleted: name, representations: dropped };
   // The folder goes last, moved aside first so a crash never leaves half a model that looks whole.
   const gone = `${dir}.deleting`;
   rmSync(gone, { recursive: true, force: true });
@@ -254,11 +258,30 @@ export interface MappingChange {
 export function editModelMapping(ctx: ApiContext, model: string, changes: readonly MappingChange[]): { mapping: TagMapping[]; proposals: Record<string, number> } {
   const dir = publishedDir(encoderContext(ctx), model);
   const meta = readPublishedMeta(dir);
+  const seen = new Map<string, MappingChange>();
   for (const c of changes) {
     const m = meta.mapping.find((x) => x.label.toLowerCase() === c.label.toLowerCase());
     if (!m) throw new Error(`"${model}" has no class "${c.label}"; its classes are: ${meta.classes.join(', ')}.`);
-    if (c.field !== undefined) m.field = c.field === null ? null : c.field.toLowerCase();
-    if (c.value !== undefined) m.value = c.value;
+    const before = seen.get(m.label);
+    if (before && c.field !== undefined && before.field !== undefined && before.field !== c.field) {
+      throw new Error(`"${m.label}" is given twice: ${before.field === null ? 'to nothing' : `to ${before.field}`} and ${c.field === null ? 'to nothing' : `to ${c.field}`}. Say it once.`);
+    }
+    seen.set(m.label, { ...before, ...c });
+    if (c.field) {
+      const f = c.field.trim().toLowerCase();
+      if (!/^[\p{L}\p{N}_ .:-]{1,64}$/u.test(f) || !isFacetField(f)) {
+        throw new Error(`"${c.field}" is not a tag field Earmark proposes into (genre, mood, style, era, voice, danceability or another facet; not title, artist, album, path and the like).`);
+      }
+    }
+    if (c.value !== undefined && !c.value.trim()) throw new Error(`An empty value for "${m.label}": give one, or --ignore it.`);
+    const moved = (c.field !== undefined && (c.field?.toLowerCase() ?? null) !== m.field) || (c.value !== undefined && c.value !== m.value);
+    if (c.field !== undefined) m.field = c.field === null ? null : c.field.trim().toLowerCase();
+    if (c.value !== undefined) m.value = c.value.trim();
+    // A threshold calibrated for another field or value means nothing here: start again from 0.5 (unless yours).
+    if (moved && !m.fixed) {
+      m.threshold = 0.5;
+      m.calibrated = null;
+    }
     if (c.threshold !== undefined) {
       if (!(c.threshold >= 0 && c.threshold <= 1)) throw new Error(`A threshold is between 0 and 1: ${c.threshold} is not.`);
       m.threshold = c.threshold;

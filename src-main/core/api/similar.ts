@@ -20,7 +20,11 @@ export async function similar(ctx: ApiContext, q: SimilarQuery): Promise<Similar
   if (!Number.isInteger(k) || k < 1 || k > 1000) throw new Error(`k must be a whole number from 1 to 1000, got ${q.k}`);
   const repRow = ctx.store.representation(rep);
   if (!repRow || ctx.store.vectorCount(rep) === 0) {
-    throw new Error(`No "${rep}" vectors yet. Run \`earmark analyze${isBuiltin(rep) ? ` --representation ${rep}` : ''}\` first.`);
+    throw new Error(
+      isBuiltin(rep)
+        ? `No "${rep}" vectors yet. Run \`earmark analyze --representation ${rep}\` first.`
+        : `No "${rep}" vectors: embed the library with that model first (\`earmark embed --model ${rep}\`; \`earmark models\` lists the models there are).`,
+    );
   }
   const seedIds = q.trackIds ?? (q.trackId !== undefined ? [q.trackId] : []);
   const seeds: TrackRow[] = [];

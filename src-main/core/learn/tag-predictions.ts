@@ -226,8 +226,9 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
       .iterate(field) as IterableIterator<{ track_id: number; value: string; status: string }>) {
       kept.set(`${r.track_id}\u0000${r.value}`, r.status);
     }
-    store.db.prepare('DELETE FROM predictions WHERE field = ?').run(field);
-    store.db.prepare('DELETE FROM heads WHERE field = ?').run(field);
+    // The field's learned head is replaced; a published model's proposals in it stay (its own head, kind "model").
+    store.db.prepare("DELETE FROM predictions WHERE field = ? AND head_id NOT IN (SELECT id FROM heads WHERE kind = 'model')").run(field);
+    store.db.prepare("DELETE FROM heads WHERE field = ? AND kind != 'model'").run(field);
     store.db
       .prepare(
         `INSERT INTO heads (id, field, representation, kind, multi_label, min_support, vocabulary, thresholds, metrics, trained_on, created_at)
@@ -236,8 +237,11 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
       .run(headId, field, rep, kind, multiLabel ? 1 : 0, L.vocab.minSupport, JSON.stringify(L.values), JSON.stringify(cf.thresholds), JSON.stringify(heldOut), data.x.length, now);
     const ins = store.db.prepare(
       `INSERT INTO predictions (track_id, field, value, confidence, head_id, in_file, proposed, suspicious, status, decided_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (track_id, field, value) DO UPDATE SET confidence = excluded.confidence, head_id = excluded.head_id, in_file = excluded.in_file,
+         proposed = excluded.proposed, suspicious = excluded.suspicious, status = excluded.status, decided_at = excluded.decided_at`,
     );
+    // Where a published model proposed the same value, the head learned from this library's own tags takes it over.
     L.tracks.forEach((t, at) => {
       const p = probsByAt.get(at) as Float32Array;
       const own = new Set(t.own.map((v) => L.index.get(v)).filter((v): v is number => v !== undefined));

@@ -31,8 +31,11 @@ const DECADES: Record<string, string> = { '60s': '1960s', '70s': '1970s', '80s':
 const VOICES: Record<string, string> = { 'female vocalists': 'female vocals', 'female vocalist': 'female vocals', 'male vocalists': 'male vocals', instrumental: 'instrumental' };
 const STYLES = new Set(['guitar', 'acoustic']);
 
-/** Fields that take one value per track: their proposal is the likeliest mapped class at or above its threshold. */
-const SINGLE = new Set(['genre', 'danceability']);
+/**
+ * Fields that take one value per track: their proposal is the likeliest mapped class at or above its threshold.
+ * A track has one era, and is instrumental or sung (by a woman or a man), not several at once.
+ */
+const SINGLE = new Set(['genre', 'danceability', 'era', 'voice']);
 export function isSingleValued(field: string): boolean {
   return SINGLE.has(field.toLowerCase());
 }

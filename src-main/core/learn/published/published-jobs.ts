@@ -39,6 +39,15 @@ export function runOnAudio(tf: Tf, model: GraphModel, meta: PublishedMeta, excer
   return runPublished(tf, model, meta, all, n);
 }
 
+/** Below this peak (−60 dBFS) audio is taken as silence: a model's outputs for it mean nothing. */
+export const SILENT_PEAK = 1e-3;
+
+function peakOf(audio: readonly Float32Array[]): number {
+  let peak = 0;
+  for (const y of audio) for (let i = 0; i < y.length; i++) peak = Math.max(peak, Math.abs(y[i]));
+  return peak;
+}
+
 export function publishedDir(ctx: Pick<EncoderContext, 'modelsDir'>, name: string): string {
   const dir = join(ctx.modelsDir, name);
   if (!isPublished(dir)) throw new ModelNotFoundError(`No published model named "${name}" (see \`earmark models\`; import one with \`earmark import-model\`).`);
@@ -52,8 +61,10 @@ export interface InferResult {
   patches: number;
   /** The embedding averaged over the patches, when the model has one. */
   embedding: number[] | null;
-  /** Which tags the model's mapping proposes for the file. */
+  /** Which tags the model's mapping proposes for the file (none for silence). */
   proposals: Array<{ field: string; value: string; confidence: number }>;
+  /** The file is silent (peak below −60 dBFS): its outputs mean nothing. */
+  silent: boolean;
 }
 
 /**
@@ -63,7 +74,14 @@ export interface InferResult {
 export async function inferFile(ctx: EncoderContext, name: string, file: string, signal?: AbortSignal): Promise<InferResult> {
   const dir = publishedDir(ctx, name);
   const meta = readPublishedMeta(dir);
-  const y = await decodeExcerpt(ctx.ffmpeg(), file, { sr: MUSICNN_INPUT.sr, signal });
+  let y: Float32Array;
+  try {
+    y = await decodeExcerpt(ctx.ffmpeg(), file, { sr: MUSICNN_INPUT.sr, signal });
+  } catch (e) {
+    if (e instanceof Error && e.name !== 'AbortError') e.message = `${file}: ${e.message}`;
+    throw e;
+  }
+  const silent = peakOf([y]) < SILENT_PEAK;
   const { tf } = await ctx.tf();
   const model = await loadGraph(tf, dir);
   try {
@@ -74,7 +92,8 @@ export async function inferFile(ctx: EncoderContext, name: string, file: string,
       values: Array.from(r.values),
       patches: r.patches,
       embedding: r.embedding ? Array.from(r.embedding) : null,
-      proposals: proposalsFor(meta.mapping, meta.classes, r.values).map(({ field, value, confidence }) => ({ field, value, confidence })),
+      proposals: silent ? [] : proposalsFor(meta.mapping, meta.classes, r.values).map(({ field, value, confidence }) => ({ field, value, confidence })),
+      silent,
     };
   } finally {
     model.dispose();
@@ -145,6 +164,10 @@ export async function embedWithPublished(
         failures.push({ path: t.path, message: e instanceof Error ? e.message : String(e) });
         continue;
       }
+      if (peakOf(dec.audio) < SILENT_PEAK) {
+        failures.push({ path: t.path, message: 'Silent (peak below −60 dBFS): nothing for the model to tag.' });
+        continue;
+      }
       let r: PublishedOutputs;
       try {
         r = runOnAudio(tf, model, meta, dec.audio);
@@ -161,6 +184,14 @@ export async function embedWithPublished(
         }
         put.run(t.id, name, t.content_hash, version, r.patches, Buffer.from(r.values.buffer, r.values.byteOffset, r.values.byteLength));
       });
+    }
+    if (!isPublished(dir)) {
+      // Deleted while it ran (from another process): what this run stored goes too, so nothing is orphaned.
+      store.transaction(() => {
+        store.db.prepare('DELETE FROM model_outputs WHERE model = ?').run(name);
+        if (store.representation(name)?.kind === PUBLISHED_KIND) store.deleteRepresentation(name);
+      });
+      throw new ModelNotFoundError(`"${name}" was deleted while it ran; what it stored was removed too.`);
     }
     const outputs = storedOutputs(store, meta);
     const proposals = proposeFromModel(store, dir, outputs);
@@ -245,10 +276,15 @@ export function proposeFromModel(store: LibraryStore, dir: string, outputs: Read
       .iterate() as IterableIterator<{ track_id: number; field: string; value: string; status: string }>) {
       kept.set(`${r.track_id}\u0000${r.field}\u0000${r.value}`, r.status);
     }
-    const ids = fields.map((f) => modelHeadId(meta.name, f));
-    // This model's earlier proposals go (decided ones are re-made below when still proposed, or kept as decided).
-    const del = store.db.prepare("DELETE FROM predictions WHERE head_id = ? AND status = 'pending'");
-    for (const id of ids) del.run(id);
+    // This model's earlier pending proposals go, in every field it proposed in (decided ones are re-made below
+    // when still proposed, or kept as decided); a field the mapping no longer sends anything to loses its head
+    // once nothing decided is left under it.
+    const mine = (store.db.prepare("SELECT id, field FROM heads WHERE kind = 'model' AND representation = ?").all(meta.name) as Array<{ id: string; field: string }>);
+    for (const h of mine) store.db.prepare("DELETE FROM predictions WHERE head_id = ? AND status = 'pending'").run(h.id);
+    for (const h of mine.filter((x) => !fields.includes(x.field))) {
+      const left = store.db.prepare('SELECT COUNT(*) AS n FROM predictions WHERE head_id = ?').get(h.id) as { n: number };
+      if (left.n === 0) store.db.prepare('DELETE FROM heads WHERE id = ?').run(h.id);
+    }
     const insHead = store.db.prepare(
       `INSERT INTO heads (id, field, representation, kind, multi_label, min_support, vocabulary, thresholds, metrics, trained_on, created_at)
        VALUES (?, ?, ?, 'model', ?, 0, ?, ?, ?, ?, ?)

@@ -1,5 +1,5 @@
 import type { GraphModel, io, Tensor } from '@tensorflow/tfjs';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MUSICNN_INPUT } from '../../audio/musicnn-input.js';
 import { checkModelName } from '../model-store.js';
@@ -94,25 +94,41 @@ export function writePublishedMeta(dir: string, meta: PublishedMeta): void {
   renameSync(join(dir, 'published.json.tmp'), join(dir, 'published.json'));
 }
 
-/** Whether a folder or file looks like a TensorFlow.js graph model to import (rather than an Earmark model file). */
+/**
+ * Whether a path is to be imported as a TensorFlow.js graph model (rather than an Earmark model file): any folder,
+ * a `model.json`, or a zip (by its first bytes, whatever its extension).
+ */
 export function looksLikeGraphModel(path: string): boolean {
   if (!existsSync(path)) return false;
-  if (statSync(path).isDirectory()) return findModelJson(path) !== null;
-  return /\.zip$/i.test(path) || basename(path) === 'model.json';
+  if (statSync(path).isDirectory() || basename(path) === 'model.json') return true;
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    readSync(fd, head, 0, 4, 0);
+    return head.readUInt32LE(0) === 0x04034b50 || head.readUInt32LE(0) === 0x06054b50;
+  } finally {
+    closeSync(fd);
+  }
 }
 
-function findModelJson(dir: string, depth = 0): string | null {
+/** Every `model.json` in a folder, its subfolders and theirs (macOS's `__MACOSX` and hidden folders aside). */
+function findModelJsons(dir: string, depth = 0): string[] {
   const direct = join(dir, 'model.json');
-  if (existsSync(direct)) return direct;
-  if (depth >= 2) return null;
-  for (const d of readdirSync(dir)) {
-    const p = join(dir, d);
-    if (!d.startsWith('.') && !d.startsWith('__MACOSX') && statSync(p).isDirectory()) {
-      const found = findModelJson(p, depth + 1);
-      if (found) return found;
-    }
+  if (existsSync(direct)) return [direct];
+  if (depth >= 2) return [];
+  return readdirSync(dir)
+    .filter((d) => !d.startsWith('.') && !d.startsWith('__MACOSX') && statSync(join(dir, d)).isDirectory())
+    .flatMap((d) => findModelJsons(join(dir, d), depth + 1));
+}
+
+/** The one model.json among `found` (paths or zip entry names), or an error that says what was found. */
+function onlyModel<T extends string>(found: T[], from: string): T {
+  if (found.length === 0) throw new Error(`${from} holds no model.json (a TensorFlow.js graph model: model.json and its weight shards, up to two folders down).`);
+  if (found.length > 1) {
+    const where = found.map((f) => (f.startsWith(`${from}/`) ? f.slice(from.length + 1) : f).replace(/\/?model\.json$/, '') || '.');
+    throw new Error(`${from} holds ${found.length} models (${where.join(', ')}): import them one at a time, by their folders.`);
   }
-  return null;
+  return found[0];
 }
 
 function nodeNames(g: GraphJson): Map<string, { op: string; attr?: Record<string, unknown> }> {
@@ -149,8 +165,8 @@ export function describeGraph(g: GraphJson, metadata: EssentiaMetadata | null, f
   let classes = metadata?.classes;
   if (!classes?.length) classes = key ? CLASSIFIER_CLASSES[key] : undefined;
   const task: PublishedMeta['task'] = metadata?.type ? (/classif/i.test(metadata.type) ? 'classifier' : 'auto-tagging') : key ? 'classifier' : 'auto-tagging';
-  if (!classes?.length) classes = task === 'auto-tagging' ? MSD_TAGS : undefined;
-  if (!classes?.length) throw new Error('The model has no metadata JSON naming its classes: put Essentia\'s metadata file (the ".json" published beside it) in the folder.');
+  // No metadata and no known classifier: the classes are decided by the outputs' count when the graph runs.
+  classes ??= [];
   return {
     format: 'earmark-published',
     version: 1,
@@ -216,10 +232,10 @@ export const INFERENCE_BATCH = 32;
  * input fed false; returns each output averaged over the patches. Every tensor is disposed.
  * Throws when the outputs do not have the shape the model's description says.
  */
-export function runPublished(tf: Tf, model: GraphModel, meta: PublishedMeta, patches: Float32Array, nPatches: number): PublishedOutputs {
+export function runPublished(tf: Tf, model: GraphModel, meta: PublishedMeta, patches: Float32Array, nPatches: number, o: { anyClasses?: boolean } = {}): PublishedOutputs {
   const { patchFrames, nMels } = MUSICNN_INPUT;
   const size = patchFrames * nMels;
-  const sums = new Float64Array(meta.classes.length);
+  let sums = new Float64Array(meta.classes.length);
   let emb: Float64Array | null = null;
   const outputs = meta.embeddings ? [meta.predictions, meta.embeddings] : [meta.predictions];
   for (let at = 0; at < nPatches; at += INFERENCE_BATCH) {
@@ -234,6 +250,7 @@ export function runPublished(tf: Tf, model: GraphModel, meta: PublishedMeta, pat
     const pv = p.dataSync() as Float32Array;
     const ev = e ? (e.dataSync() as Float32Array) : null;
     tf.dispose([p, e].filter((t): t is Tensor => t !== undefined));
+    if (o.anyClasses && at === 0) sums = new Float64Array(pv.length);
     if (pv.length !== sums.length) throw new Error(`"${meta.name}" gives ${pv.length} predictions per patch; its description says ${sums.length} classes.`);
     for (let i = 0; i < pv.length; i++) sums[i] += pv[i];
     if (ev) {
@@ -264,13 +281,15 @@ export async function importPublished(tf: Tf, from: string, modelsDir: string, n
   try {
     let srcDir: string;
     if (statSync(from).isDirectory() || basename(from) === 'model.json') {
-      const mj = statSync(from).isDirectory() ? findModelJson(from) : from;
-      if (!mj) throw new Error(`${from} holds no model.json (a TensorFlow.js graph model).`);
+      const mj = statSync(from).isDirectory() ? onlyModel(findModelJsons(from), from) : from;
       srcDir = dirname(mj);
     } else {
       const files = readZip(from);
-      const mj = files.find((f) => basename(f.name) === 'model.json' && !f.name.includes('__MACOSX'));
-      if (!mj) throw new Error(`${from} holds no model.json (a TensorFlow.js graph model).`);
+      const mjName = onlyModel(
+        files.map((f) => f.name).filter((n) => basename(n) === 'model.json' && !n.includes('__MACOSX')),
+        from,
+      );
+      const mj = files.find((f) => f.name === mjName)!;
       srcDir = join(staging, 'unzipped');
       const prefix = mj.name.slice(0, mj.name.length - 'model.json'.length);
       for (const f of files) {
@@ -279,16 +298,17 @@ export async function importPublished(tf: Tf, from: string, modelsDir: string, n
         writeFileSync(join(srcDir, f.name.slice(prefix.length)), f.data);
       }
     }
-    const g = JSON.parse(readFileSync(join(srcDir, 'model.json'), 'utf8')) as GraphJson;
+    let g: GraphJson;
+    try {
+      g = JSON.parse(readFileSync(join(srcDir, 'model.json'), 'utf8')) as GraphJson;
+    } catch (e) {
+      throw new Error(`The model.json in ${from} is not valid JSON (${e instanceof Error ? e.message : String(e)}): download it again.`);
+    }
     const metaFile = readdirSync(srcDir).find((f) => f.endsWith('.json') && f !== 'model.json' && isEssentiaMetadata(join(srcDir, f)));
     const metadata = metaFile ? (JSON.parse(readFileSync(join(srcDir, metaFile), 'utf8')) as EssentiaMetadata) : null;
     const folderName = basename(statSync(from).isDirectory() ? from : from.replace(/\.zip$/i, '')).replace(/[-_]tfjs$/i, '');
     const fallback = metadata?.link ? basename(metadata.link).replace(/\.(pb|json|zip)$/i, '').replace(/[-_]tfjs$/i, '') : folderName;
     const described = describeGraph(g, metadata, fallback);
-    const chosen = name ?? (described.task === 'auto-tagging' && described.classes.length === 50 && described.classes.join() === MSD_TAGS.join() ? 'musicnn' : fallback.replace(/[^A-Za-z0-9_.-]/g, '-'));
-    checkModelName(chosen);
-    const dir = join(modelsDir, chosen);
-    if (existsSync(dir)) throw new Error(`A model named "${chosen}" exists already; import under another name (--name).`);
     const out = join(staging, 'model');
     mkdirSync(out, { recursive: true });
     copyFileSync(join(srcDir, 'model.json'), join(out, 'model.json'));
@@ -300,17 +320,37 @@ export async function importPublished(tf: Tf, from: string, modelsDir: string, n
       }
     }
     if (metaFile) copyFileSync(join(srcDir, metaFile), join(out, 'metadata.json'));
-    const meta: PublishedMeta = { ...described, name: chosen, embeddingDim: null, mapping: [], source: from, importedAt: Date.now() };
+    const meta: PublishedMeta = { ...described, name: name ?? fallback, embeddingDim: null, mapping: [], source: from, importedAt: Date.now() };
     // Loaded and run once on this backend: what cannot run here is refused now, not at the first track.
-    const model = await loadGraph(tf, out);
+    let model: GraphModel;
     try {
-      const probe = runPublished(tf, model, meta, new Float32Array(MUSICNN_INPUT.patchFrames * MUSICNN_INPUT.nMels), 1);
+      model = await tf.loadGraphModel(handlerFor(out));
+    } catch (e) {
+      throw new Error(`The graph model in ${from} cannot be loaded on the ${tf.getBackend()} backend: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    try {
+      // Without metadata or a known classifier's name, the classes follow from the outputs: 50 are the MSD tags.
+      const probeMeta = meta.classes.length ? meta : { ...meta, classes: [] as string[] };
+      const probe = runPublished(tf, model, probeMeta, new Float32Array(MUSICNN_INPUT.patchFrames * MUSICNN_INPUT.nMels), 1, { anyClasses: meta.classes.length === 0 });
+      if (meta.classes.length === 0) {
+        if (probe.values.length !== MSD_TAGS.length) {
+          throw new Error(
+            `it gives ${probe.values.length} outputs and there is no metadata naming them: put Essentia's metadata JSON (the .json published with the model) beside model.json, or name the folder as published (e.g. mood_sad-musicnn-msd-2).`,
+          );
+        }
+        meta.classes = MSD_TAGS;
+      }
       meta.embeddingDim = probe.embedding?.length ?? null;
     } catch (e) {
-      throw new Error(`The graph model does not run as a MusiCNN model: ${e instanceof Error ? e.message : String(e)}`);
+      throw new Error(`The graph model in ${from} does not run as a MusiCNN model: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       model.dispose();
     }
+    const chosen = name ?? (meta.task === 'auto-tagging' && meta.classes.join() === MSD_TAGS.join() ? 'musicnn' : fallback.replace(/[^A-Za-z0-9_.-]/g, '-'));
+    checkModelName(chosen);
+    const dir = join(modelsDir, chosen);
+    if (existsSync(dir)) throw new Error(`A model named "${chosen}" exists already${name ? '' : ` (the name comes from ${metadata?.link ? "the metadata's link" : 'the folder or file name'})`}; import under another name (--name).`);
+    meta.name = chosen;
     meta.mapping = defaultMapping(meta.task, meta.classes, chosen);
     writePublishedMeta(out, meta);
     renameSync(out, dir);
