@@ -82,6 +82,9 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     try {
       expect(kept.db.prepare("SELECT COUNT(*) AS n FROM heads WHERE id = 'model:musicnn:genre'").get()).toEqual({ n: 1 });
       expect((kept.db.prepare("SELECT COUNT(*) AS n FROM heads WHERE field = 'genre' AND kind != 'model'").get() as { n: number }).n).toBe(1);
+      // Genre takes one value: however many heads propose in it, one value per track is offered.
+      const doubled = kept.db.prepare("SELECT COUNT(*) AS n FROM (SELECT track_id FROM predictions WHERE field = 'genre' AND proposed = 1 AND status IN ('pending', 'accepted') GROUP BY track_id HAVING COUNT(*) > 1)").get() as { n: number };
+      expect(doubled.n).toBe(0);
     } finally {
       kept.close();
     }
@@ -130,6 +133,7 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     expect(bad.stderr).toMatch(/no class "polka"/);
     // Only facet fields; a class sent two ways at once is refused.
     expect(cli(['model-mapping', 'musicnn', '--set', 'happy=title:Happy'], { home }).stderr).toMatch(/"title" is not a tag field Earmark proposes into/);
+    expect(cli(['model-mapping', 'musicnn', '--set', 'rock=path:/x'], { home }).stderr).toMatch(/"path" is not a tag field/);
     expect(cli(['model-mapping', 'musicnn', '--set', 'Mellow=mood:calm', '--ignore', 'Mellow'], { home }).stderr).toMatch(/"Mellow" is given twice/);
     expect(cli(['model-mapping', 'musicnn', '--threshold', 'rock=-0.1'], { home }).stderr).toMatch(/between 0 and 1/);
     // The era field has nothing mapped to it now: no proposal is left pending in it.
@@ -156,6 +160,10 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     expect(written.written.every((x) => x.after.mood.includes('happy'))).toBe(true);
     const u = cli(['tag', '--undo', 'last', '--json'], { home });
     expect(u.status, u.stderr).toBe(0);
+    // What the undo took out of the files is open for review again, not "written".
+    const reopened = cliJson<{ rows: Array<{ value: string; status: string }> }>(['review', '--field', 'mood', '--list', '--limit', '500'], { home }).rows.filter((r) => r.value === 'happy');
+    expect(reopened.length).toBe(written.written.length);
+    expect(reopened.every((r) => r.status === 'pending')).toBe(true);
     // Writing tags leaves the audio as it was: the model's kept outputs stay valid for the files' new hashes.
     const store = new LibraryStore(DB);
     try {
@@ -179,6 +187,15 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     writeFileSync(join(broken.dir, 'model.json'), readFileSync(join(broken.dir, 'model.json'), 'utf8').slice(0, 500));
     expect(cli(['import-model', broken.dir], { home }).stderr).toMatch(/model\.json in .*broken is not valid JSON/);
     expect(cli(['import-model', join(t.dir, 'empty-nothing')], { home }).stderr).toMatch(/does not exist/);
+    // Two metadata files and none named like the model; a metadata file that is not JSON; a zip pointing outside itself.
+    const twoMeta = writeTinyMusicnn(join(t.dir, 'mood_sad-musicnn-msd-2x'), { classes: ['non_sad', 'sad'] });
+    for (const n of ['mood_happy-musicnn-msd-2', 'mood_relaxed-musicnn-msd-2']) writeFileSync(join(twoMeta.dir, `${n}.json`), JSON.stringify({ classes: ['a', 'b'], type: 'classifier' }));
+    expect(cli(['import-model', twoMeta.dir], { home }).stderr).toMatch(/holds 2 metadata files .* none is named like the model/);
+    writeFileSync(join(twoMeta.dir, 'mood_happy-musicnn-msd-2.json'), '{"classes": ["happy", ');
+    expect(cli(['import-model', twoMeta.dir], { home }).stderr).toMatch(/mood_happy-musicnn-msd-2\.json is not valid JSON/);
+    const evil = join(t.dir, 'evil.zip');
+    writeFileSync(evil, zipBytes([{ name: '../../evil/model.json', data: Buffer.from('{}') }]));
+    expect(cli(['import-model', evil], { home }).stderr).toMatch(/points outside the archive/);
     // A second copy of a model already imported: the clash is named after the graph was found sound.
     const again = writeTinyMusicnn(join(t.dir, 'again', 'msd-musicnn-1'), { metadata: true });
     expect(cli(['import-model', again.dir], { home }).stderr).toMatch(/A model named "musicnn" exists already \(the name comes from/);
@@ -190,7 +207,7 @@ describe('published models (import-model, embed, infer, model-mapping)', () => {
     const r = cliJson<InferResult>(['infer', '--model', 'musicnn', silence], { home });
     expect(r.silent).toBe(true);
     expect(r.proposals).toEqual([]);
-    expect(cli(['infer', '--model', 'musicnn', join(t.dir, 'gone.flac')], { home }).stderr).toMatch(/gone\.flac: The file no longer exists/);
+    expect(cli(['infer', '--model', 'musicnn', join(t.dir, 'gone.flac')], { home }).stderr).toMatch(/gone\.flac does not exist/);
   });
 
   it('deletes a published model with its representation, outputs and proposals, even when its folder went first', () => {

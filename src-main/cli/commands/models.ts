@@ -132,8 +132,8 @@ export function registerModelCommands(program: Command): void {
         bar.done();
         print(!!o.json, r, () => {
           const lines = r.representation
-            ? [`${r.representation}: ${r.tracks} tracks, ${r.dim}-d${r.skipped ? ` (${r.skipped} could not be decoded)` : ''}; index ${r.index}. Try: earmark similar <track> --representation ${r.representation}`]
-            : [`${o.model}: ${r.tracks} tracks run${r.skipped ? ` (${r.skipped} could not be decoded)` : ''}.`];
+            ? [`${r.representation}: ${r.tracks} tracks, ${r.dim}-d${r.skipped ? ` (${r.skipped} not: ${r.failures?.length ? 'see below' : 'could not be decoded'})` : ''}; index ${r.index}. Try: earmark similar <track> --representation ${r.representation}`]
+            : [`${o.model}: ${r.tracks} tracks run${r.skipped ? ` (${r.skipped} not: ${r.failures?.length ? 'see below' : 'not decoded'})` : ''}.`];
           for (const f of r.failures ?? []) lines.push(`  ${f.path}: ${f.message}`);
           if (r.proposals) {
             const fields = Object.entries(r.proposals);

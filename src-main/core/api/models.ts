@@ -242,6 +242,9 @@ export function infer(ctx: ApiContext, model: string, file: string, signal?: Abo
   return inferFile(encoderContext(ctx), model, file, signal);
 }
 
+/** Facts of a file, not tags a model could propose. */
+const FILE_FACTS = new Set(['path', 'file', 'filename', 'folder', 'directory', 'duration', 'length', 'size', 'codec', 'format', 'bitrate', 'samplerate', 'sample rate', 'channels', 'track', 'disc', 'picture', 'cover', 'hash', 'mtime', 'id']);
+
 /** One change to a published model's mapping: a class to a field and value, to nothing, or a new threshold. */
 export interface MappingChange {
   label: string;
@@ -269,7 +272,7 @@ export function editModelMapping(ctx: ApiContext, model: string, changes: readon
     seen.set(m.label, { ...before, ...c });
     if (c.field) {
       const f = c.field.trim().toLowerCase();
-      if (!/^[\p{L}\p{N}_ .:-]{1,64}$/u.test(f) || !isFacetField(f)) {
+      if (!/^[\p{L}\p{N}_ .:-]{1,64}$/u.test(f) || !isFacetField(f) || FILE_FACTS.has(f)) {
         throw new Error(`"${c.field}" is not a tag field Earmark proposes into (genre, mood, style, era, voice, danceability or another facet; not title, artist, album, path and the like).`);
       }
     }

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { isBuiltin } from '../audio/representations.js';
 import type { SimilarRequest, SimilarResult } from '../contract.js';
 import { analyzeFile } from '../jobs/analyze-file.js';
@@ -23,7 +24,9 @@ export async function similar(ctx: ApiContext, q: SimilarQuery): Promise<Similar
     throw new Error(
       isBuiltin(rep)
         ? `No "${rep}" vectors yet. Run \`earmark analyze --representation ${rep}\` first.`
-        : `No "${rep}" vectors: embed the library with that model first (\`earmark embed --model ${rep}\`; \`earmark models\` lists the models there are).`,
+        : existsSync(join(ctx.paths.modelsDir, rep))
+          ? `No "${rep}" vectors: embed the library with that model first (\`earmark embed --model ${rep}\`).`
+          : `No representation or model named "${rep}" (\`earmark info\` lists the representations, \`earmark models\` the models).`,
     );
   }
   const seedIds = q.trackIds ?? (q.trackId !== undefined ? [q.trackId] : []);

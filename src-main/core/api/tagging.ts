@@ -8,7 +8,7 @@ import { applyNormaliser } from '../index/normalise.js';
 import { defaultRepresentation } from './recommend.js';
 import { evaluateTags as evaluateHead } from '../learn/tag-evaluation.js';
 import { predictField, type FieldPrediction, type PredictOptions } from '../learn/tag-predictions.js';
-import { acceptedEdits, markWritten, nothingToWriteReason } from '../learn/tag-review.js';
+import { acceptedEdits, markWritten, nothingToWriteReason, reopenUnwritten } from '../learn/tag-review.js';
 import { cleanStrayTemps, listBatches, newBatchId, readJournal, restoreOriginalBytes, safeWriteTags, TagWriteError, type FacetChanges, type JournalEntry, type SafeWriteResult, type UndoMode } from '../library/tag-writer.js';
 import { contentHash } from '../library/content-hash.js';
 import type { ApiContext } from './context.js';
@@ -187,6 +187,8 @@ function recordWrite(ctx: ApiContext, trackId: number, r: SafeWriteResult): void
     // The audio is bit-identical: the analysis stays valid for the new content hash.
     ctx.store.db.prepare('UPDATE vectors SET content_hash = ? WHERE track_id = ?').run(r.file.hash, trackId);
     ctx.store.db.prepare('UPDATE model_outputs SET content_hash = ? WHERE track_id = ?').run(r.file.hash, trackId);
+    // Values an undo took out of the file are no longer written: open for review again.
+    reopenUnwritten(ctx.store, trackId);
   });
 }
 

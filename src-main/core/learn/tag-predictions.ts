@@ -5,6 +5,7 @@ import type { LibraryStore } from '../store/library-store.js';
 import { fitFieldHead } from './heads/fit-field.js';
 import { foldRunnerFor } from './heads/head-pool.js';
 import { HeadDataError, type HeadData } from './heads/head.js';
+import { settleSingleProposals } from './tag-review.js';
 import { unitRows } from './heads/knn.js';
 import type { Tf } from './tf/backend.js';
 
@@ -265,6 +266,7 @@ export async function predictField(store: LibraryStore, tf: Tf, o: PredictOption
         ins.run(t.id, field, L.values[v], p[v], headId, inFile ? 1 : 0, proposed ? 1 : 0, flagged.has(v) ? 1 : 0, status, status === 'pending' ? null : now);
       }
     });
+    settleSingleProposals(store, field);
   });
   return {
     field,

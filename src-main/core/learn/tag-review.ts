@@ -221,6 +221,40 @@ export function markWritten(store: LibraryStore, trackId: number, values: Array<
   for (const v of values) up.run(Date.now(), trackId, v.field, v.value);
 }
 
+/**
+ * After a file changed (an undo, a write of other values): predictions marked written whose value the file no
+ * longer carries are open again, pending the user's decision; `tag --write` would otherwise never offer them again.
+ */
+export function reopenUnwritten(store: LibraryStore, trackId: number): void {
+  const rows = store.db.prepare("SELECT field, value FROM predictions WHERE track_id = ? AND status = 'written'").all(trackId) as Array<{ field: string; value: string }>;
+  if (rows.length === 0) return;
+  const tags = store.tagsOf(trackId);
+  const up = store.db.prepare("UPDATE predictions SET status = 'pending', in_file = 0, proposed = 1, decided_at = NULL WHERE track_id = ? AND field = ? AND value = ?");
+  for (const r of rows) {
+    const now = (tags[r.field] ?? []).map(valueKey);
+    if (!now.includes(valueKey(r.value))) up.run(trackId, r.field, r.value);
+  }
+}
+
+/**
+ * A single-valued field (one whose head is single-label) offers one value per track: where several heads (a
+ * learned one, published models) propose different values for a track, the accepted one stays proposed, else the
+ * most confident; the others are kept as predictions but not proposed.
+ */
+export function settleSingleProposals(store: LibraryStore, field: string): void {
+  const single = store.db.prepare('SELECT 1 FROM heads WHERE field = ? AND multi_label = 0 LIMIT 1').get(field);
+  if (!single) return;
+  const rows = store.db
+    .prepare("SELECT track_id, value, status, confidence FROM predictions WHERE field = ? AND proposed = 1 AND status IN ('pending', 'accepted') ORDER BY track_id, status = 'accepted' DESC, confidence DESC")
+    .all(field) as Array<{ track_id: number; value: string; status: string; confidence: number }>;
+  const off = store.db.prepare('UPDATE predictions SET proposed = 0 WHERE track_id = ? AND field = ? AND value = ?');
+  let last = -1;
+  for (const r of rows) {
+    if (r.track_id === last) off.run(r.track_id, field, r.value);
+    last = r.track_id;
+  }
+}
+
 /** One page of a field's proposals for review, most confident first. */
 export function proposalPage(store: LibraryStore, q: ProposalQuery): ProposalPage {
   const field = q.field.toLowerCase();

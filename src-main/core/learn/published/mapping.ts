@@ -31,6 +31,9 @@ const DECADES: Record<string, string> = { '60s': '1960s', '70s': '1970s', '80s':
 const VOICES: Record<string, string> = { 'female vocalists': 'female vocals', 'female vocalist': 'female vocals', 'male vocalists': 'male vocals', instrumental: 'instrumental' };
 const STYLES = new Set(['guitar', 'acoustic']);
 
+/** A calibrated threshold is kept only when its F1 on the user's tags reaches this. */
+export const MIN_CALIBRATED_F1 = 0.5;
+
 /**
  * Fields that take one value per track: their proposal is the likeliest mapped class at or above its threshold.
  * A track has one era, and is instrumental or sung (by a woman or a man), not several at once.
@@ -105,7 +108,7 @@ export function proposalsFor(mapping: readonly TagMapping[], classes: readonly s
  * Choose each mapped class's threshold on the user's own tags: over the tracks that carry any value in the
  * class's field, the threshold with the best F1 for "carries this value" (ties to the higher threshold), when at
  * least `minTracks` tracks are tagged in the field and `minPositives` carry the value; otherwise the threshold
- * stays. `tagsOf(id)` gives a track's own values per field; `outputs` the model's activations per track.
+ * stays, as it does when the best F1 is under `MIN_CALIBRATED_F1`. `tagsOf(id)` gives a track's own values per field; `outputs` the model's activations per track.
  */
 export function calibrateMapping(
   mapping: readonly TagMapping[],
@@ -146,6 +149,8 @@ export function calibrateMapping(
         bestT = rows[k].a;
       }
     }
+    // Evidence too weak to move a threshold (the best cut still misses more than it finds): leave it.
+    if (bestF1 < MIN_CALIBRATED_F1) return m;
     return { ...m, threshold: bestT, calibrated: { tracks: rows.length, positives, f1: bestF1 } };
   });
 }

@@ -1,4 +1,5 @@
 import type { GraphModel } from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeExcerpt, decodeExcerpts } from '../../audio/decode.js';
 import { MUSICNN_INPUT, musicnnMelBands, musicnnPatches } from '../../audio/musicnn-input.js';
@@ -9,6 +10,7 @@ import type { LibraryStore, TrackRow } from '../../store/library-store.js';
 import type { EmbedResult, EncoderContext, TrainRequest } from '../encoder-jobs.js';
 import { ModelNotFoundError } from '../model-store.js';
 import type { Tf } from '../tf/backend.js';
+import { settleSingleProposals } from '../tag-review.js';
 import { calibrateMapping, isSingleValued, proposalsFor, type TagMapping } from './mapping.js';
 import { isPublished, loadGraph, readPublishedMeta, runPublished, writePublishedMeta, type PublishedMeta, type PublishedOutputs } from './published-model.js';
 
@@ -73,6 +75,7 @@ export interface InferResult {
  */
 export async function inferFile(ctx: EncoderContext, name: string, file: string, signal?: AbortSignal): Promise<InferResult> {
   const dir = publishedDir(ctx, name);
+  if (!existsSync(file)) throw new Error(`${file} does not exist.`);
   const meta = readPublishedMeta(dir);
   let y: Float32Array;
   try {
@@ -263,7 +266,16 @@ function modelMetrics(field: string, mapping: readonly TagMapping[], classes: re
  */
 export function proposeFromModel(store: LibraryStore, dir: string, outputs: ReadonlyMap<number, Float32Array>): Record<string, number> {
   const meta = readPublishedMeta(dir);
-  const tagsOf = (id: number) => store.tagsOf(id);
+  // The user's own tags: values Earmark wrote from proposals (any model's or head's) are not evidence.
+  const wrote = new Set(
+    (store.db.prepare("SELECT track_id, field, value FROM predictions WHERE status = 'written'").all() as Array<{ track_id: number; field: string; value: string }>).map(
+      (r) => `${r.track_id}\u0000${r.field}\u0000${valueKey(r.value)}`,
+    ),
+  );
+  const tagsOf = (id: number) => {
+    const own = store.tagsOf(id);
+    return Object.fromEntries(Object.entries(own).map(([f, vs]) => [f, vs.filter((v) => !wrote.has(`${id}\u0000${f}\u0000${valueKey(v)}`))]));
+  };
   meta.mapping = calibrateMapping(meta.mapping, meta.classes, outputs, tagsOf);
   writePublishedMeta(dir, meta);
   const fields = [...new Set(meta.mapping.flatMap((m) => (m.field ? [m.field.toLowerCase()] : [])))];
@@ -310,9 +322,10 @@ export function proposeFromModel(store: LibraryStore, dir: string, outputs: Read
         const decision = kept.get(`${id}\u0000${p.field}\u0000${p.value}`);
         const status = decision ?? 'pending';
         ins.run(id, p.field, p.value, p.confidence, modelHeadId(meta.name, p.field), inFile ? 1 : 0, proposed ? 1 : 0, status, status === 'pending' ? null : now);
-        if (proposed) counts[p.field] = (counts[p.field] ?? 0) + 1;
+        if (proposed && status === 'pending') counts[p.field] = (counts[p.field] ?? 0) + 1;
       }
     }
+    for (const f of fields) settleSingleProposals(store, f);
   });
   return counts;
 }

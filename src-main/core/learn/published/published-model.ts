@@ -292,8 +292,10 @@ export async function importPublished(tf: Tf, from: string, modelsDir: string, n
       const mj = files.find((f) => f.name === mjName)!;
       srcDir = join(staging, 'unzipped');
       const prefix = mj.name.slice(0, mj.name.length - 'model.json'.length);
+      const unsafe = files.find((f) => f.name.split(/[\\/]/).includes('..') || f.name.startsWith('/'));
+      if (unsafe) throw new Error(`${from} holds a file that points outside the archive ("${unsafe.name}"): refused.`);
       for (const f of files) {
-        if (!f.name.startsWith(prefix) || f.name.slice(prefix.length).includes('/') || f.name.includes('..')) continue;
+        if (!f.name.startsWith(prefix) || f.name.slice(prefix.length).includes('/')) continue;
         mkdirSync(srcDir, { recursive: true });
         writeFileSync(join(srcDir, f.name.slice(prefix.length)), f.data);
       }
@@ -304,18 +306,23 @@ export async function importPublished(tf: Tf, from: string, modelsDir: string, n
     } catch (e) {
       throw new Error(`The model.json in ${from} is not valid JSON (${e instanceof Error ? e.message : String(e)}): download it again.`);
     }
-    const metaFile = readdirSync(srcDir).find((f) => f.endsWith('.json') && f !== 'model.json' && isEssentiaMetadata(join(srcDir, f)));
-    const metadata = metaFile ? (JSON.parse(readFileSync(join(srcDir, metaFile), 'utf8')) as EssentiaMetadata) : null;
     const folderName = basename(statSync(from).isDirectory() ? from : from.replace(/\.zip$/i, '')).replace(/[-_]tfjs$/i, '');
+    const metaFile = metadataFile(srcDir, folderName, from);
+    const metadata = metaFile ? (JSON.parse(readFileSync(join(srcDir, metaFile), 'utf8')) as EssentiaMetadata) : null;
     const fallback = metadata?.link ? basename(metadata.link).replace(/\.(pb|json|zip)$/i, '').replace(/[-_]tfjs$/i, '') : folderName;
-    const described = describeGraph(g, metadata, fallback);
+    let described: ReturnType<typeof describeGraph>;
+    try {
+      described = describeGraph(g, metadata, fallback);
+    } catch (e) {
+      throw new Error(`${from}: ${e instanceof Error ? e.message : String(e)}`);
+    }
     const out = join(staging, 'model');
     mkdirSync(out, { recursive: true });
     copyFileSync(join(srcDir, 'model.json'), join(out, 'model.json'));
     for (const group of g.weightsManifest ?? []) {
       for (const p of group.paths) {
         if (p.includes('/') || p.includes('\\') || p.includes('..')) throw new Error(`model.json names a weight file outside its folder: ${p}`);
-        if (!existsSync(join(srcDir, p))) throw new Error(`The weight file "${p}" that model.json lists is missing.`);
+        if (!existsSync(join(srcDir, p))) throw new Error(`${from}: the weight file "${p}" that model.json lists is missing (download the model again, all of its files).`);
         copyFileSync(join(srcDir, p), join(out, p));
       }
     }
@@ -326,7 +333,9 @@ export async function importPublished(tf: Tf, from: string, modelsDir: string, n
     try {
       model = await tf.loadGraphModel(handlerFor(out));
     } catch (e) {
-      throw new Error(`The graph model in ${from} cannot be loaded on the ${tf.getBackend()} backend: ${e instanceof Error ? e.message : String(e)}`);
+      const m = e instanceof Error ? e.message : String(e);
+      const damaged = /should have \d+ values|but has \d+|out of bounds|offset is outside/i.test(m);
+      throw new Error(`The graph model in ${from} cannot be loaded on the ${tf.getBackend()} backend${damaged ? ': a weight file is incomplete or damaged (download the model again)' : ''}: ${m}`);
     }
     try {
       // Without metadata or a known classifier's name, the classes follow from the outputs: 50 are the MSD tags.
@@ -360,13 +369,26 @@ export async function importPublished(tf: Tf, from: string, modelsDir: string, n
   }
 }
 
-function isEssentiaMetadata(path: string): boolean {
-  try {
-    const j = JSON.parse(readFileSync(path, 'utf8')) as EssentiaMetadata;
-    return Array.isArray(j.classes) || typeof j.schema === 'object';
-  } catch {
-    return false;
+/**
+ * Essentia's metadata file beside model.json: the one other .json there, or, among several, the one named like the
+ * model (its folder or zip name, with or without "-tfjs"). Throws when a .json there is not valid JSON, and when
+ * several could be the metadata and none is named like the model.
+ */
+function metadataFile(dir: string, modelName: string, from: string): string | null {
+  const found: string[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.toLowerCase().endsWith('.json') && x !== 'model.json')) {
+    let j: EssentiaMetadata;
+    try {
+      j = JSON.parse(readFileSync(join(dir, f), 'utf8')) as EssentiaMetadata;
+    } catch (e) {
+      throw new Error(`${from}: ${f} is not valid JSON (${e instanceof Error ? e.message : String(e)}); if it is the model's metadata, download it again, or remove it.`);
+    }
+    if (Array.isArray(j.classes) || typeof j.schema === 'object') found.push(f);
   }
+  if (found.length <= 1) return found[0] ?? null;
+  const named = found.find((f) => f.replace(/\.json$/i, '').replace(/[-_]tfjs$/i, '') === modelName);
+  if (named) return named;
+  throw new Error(`${from} holds ${found.length} metadata files (${found.join(', ')}) and none is named like the model ("${modelName}.json"): keep the one published with it.`);
 }
 
 /** Published models in the models folder. */
