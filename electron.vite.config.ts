@@ -22,6 +22,7 @@ export default defineConfig({
           'analyze-worker': here('src-main/core/jobs/analyze-worker.ts'),
           'spawner-process': here('src-main/core/audio/spawner-process.ts'),
           'head-worker': here('src-main/core/learn/heads/head-worker.ts'),
+          'inference-worker': here('src-main/core/learn/published/inference-worker.ts'),
           'train-worker': here('src-main/core/learn/train-worker.ts'),
         },
         // PFFFT's Emscripten glue finds its .wasm beside itself, so it stays in node_modules.

@@ -7,6 +7,7 @@ await build({
     'analyze-worker': 'src-main/core/jobs/analyze-worker.ts',
     'spawner-process': 'src-main/core/audio/spawner-process.ts',
     'head-worker': 'src-main/core/learn/heads/head-worker.ts',
+    'inference-worker': 'src-main/core/learn/published/inference-worker.ts',
     'train-worker': 'src-main/core/learn/train-worker.ts',
     bench: 'src-main/cli/bench.ts',
     'bench-quality': 'src-main/cli/bench-quality.ts',

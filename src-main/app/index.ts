@@ -28,6 +28,7 @@ const backend = new BackendHost((p, a, o) => utilityProcess.fork(p, a, o), join(
   EARMARK_WORKER: join(here, 'analyze-worker.js'),
   EARMARK_SPAWNER: join(here, 'spawner-process.js'),
   EARMARK_HEAD_WORKER: join(here, 'head-worker.js'),
+  EARMARK_INFERENCE_WORKER: join(here, 'inference-worker.js'),
   EARMARK_TRAIN_WORKER: join(here, 'train-worker.js'),
   ...(existsSync(electronSqlite) ? { EARMARK_SQLITE_BINDING: electronSqlite } : {}),
 });

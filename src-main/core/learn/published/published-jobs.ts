@@ -11,6 +11,7 @@ import type { EmbedResult, EncoderContext, TrainRequest } from '../encoder-jobs.
 import { ModelNotFoundError } from '../model-store.js';
 import type { Tf } from '../tf/backend.js';
 import { settleSingleProposals } from '../tag-review.js';
+import { startInferencePool } from './inference-pool.js';
 import { calibrateMapping, isSingleValued, proposalsFor, type TagMapping } from './mapping.js';
 import { isPublished, loadGraph, readPublishedMeta, runPublished, writePublishedMeta, type PublishedMeta, type PublishedOutputs } from './published-model.js';
 
@@ -154,29 +155,32 @@ export async function embedWithPublished(
       `INSERT INTO model_outputs (track_id, model, content_hash, model_version, patches, outputs) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (track_id, model) DO UPDATE SET content_hash = excluded.content_hash, model_version = excluded.model_version, patches = excluded.patches, outputs = excluded.outputs`,
     );
-    let next = todo.length ? decode(todo[0]) : null;
-    for (let i = 0; i < todo.length; i++) {
-      const t = todo[i];
-      const dec = await next;
+    // Tracks decode ahead and run side by side on the inference threads (one per core, WebAssembly or JavaScript
+    // backend), or here one after another; each is stored as soon as its outputs are in.
+    const pool = await startInferencePool(tf, dir).catch(() => null);
+    const inFlight = Math.max(1, pool?.size ?? 1) + 1;
+    let started = 0;
+    let finished = tracks.length - todo.length;
+    const runOne = async (t: TrackRow): Promise<void> => {
+      const dec = await decode(t);
       if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
-      next = i + 1 < todo.length ? decode(todo[i + 1]) : null;
-      o.onProgress?.({ phase: 'embedding', done: tracks.length - todo.length + i + 1, total: tracks.length });
-      if (!dec?.audio) {
-        const e = dec?.error;
+      if (!dec.audio) {
+        const e = dec.error;
         if ((e as { name?: string } | null)?.name === 'AbortError' || (e as { code?: string } | null)?.code === 'ABORT_ERR') throw new DOMException('Cancelled.', 'AbortError');
         failures.push({ path: t.path, message: e instanceof Error ? e.message : String(e) });
-        continue;
+        return;
       }
       if (peakOf(dec.audio) < SILENT_PEAK) {
         failures.push({ path: t.path, message: 'Silent (peak below −60 dBFS): nothing for the model to tag.' });
-        continue;
+        return;
       }
       let r: PublishedOutputs;
       try {
-        r = runOnAudio(tf, model, meta, dec.audio);
+        r = pool ? await pool.run(dec.audio) : runOnAudio(tf, model, meta, dec.audio);
       } catch (e) {
+        if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
         failures.push({ path: t.path, message: e instanceof Error ? e.message : String(e) });
-        continue;
+        return;
       }
       store.transaction(() => {
         const now = store.trackById(t.id);
@@ -187,6 +191,43 @@ export async function embedWithPublished(
         }
         put.run(t.id, name, t.content_hash, version, r.patches, Buffer.from(r.values.buffer, r.values.byteOffset, r.values.byteLength));
       });
+    };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let active = 0;
+        let failed = false;
+        const pump = () => {
+          if (failed) return;
+          if (o.signal?.aborted) {
+            failed = true;
+            reject(new DOMException('Cancelled.', 'AbortError'));
+            return;
+          }
+          if (started >= todo.length && active === 0) {
+            resolve();
+            return;
+          }
+          while (active < inFlight && started < todo.length) {
+            const t = todo[started++];
+            active++;
+            runOne(t).then(
+              () => {
+                active--;
+                o.onProgress?.({ phase: 'embedding', done: ++finished, total: tracks.length });
+                pump();
+              },
+              (e: unknown) => {
+                active--;
+                failed = true;
+                reject(e instanceof Error ? e : new Error(String(e)));
+              },
+            );
+          }
+        };
+        pump();
+      });
+    } finally {
+      await pool?.close();
     }
     if (!isPublished(dir)) {
       // Deleted while it ran (from another process): what this run stored goes too, so nothing is orphaned.
