@@ -164,7 +164,7 @@ describe('scan → analyze → search', () => {
   it('explains bad queries', () => {
     expect(cli(['similar', '99999'], { home }).stderr).toMatch(/No track with id 99999/);
     expect(cli(['similar', join(t.dir, 'nope.mp3')], { home }).stderr).toMatch(/No such file/);
-    expect(cli(['similar', String(id), '--representation', 'nonexistent'], { home }).stderr).toMatch(/No "nonexistent" vectors/);
+    expect(cli(['similar', String(id), '--representation', 'nonexistent'], { home }).stderr).toMatch(/No representation or model named "nonexistent"/);
     expect(cli(['similar', String(id), '--artist', 'maybe'], { home }).stderr).toMatch(/Allowed choices are same, different/);
     const broken = join(lib, 'Broken Files', 'empty-0.mp3');
     expect(cli(['similar', broken], { home }).stderr).toMatch(/has no "dsp" vector yet \(The file is empty/);
