@@ -314,6 +314,11 @@ export class Earmark implements ApiContext {
 
   // Published models (api/models.ts, learn/published).
 
+  /** Import a published graph model (folder, model.json, zip) or an Earmark model file, whichever `path` holds. */
+  importAnyModel(path: string, name?: string): Promise<{ published: PublishedMeta } | { trained: ModelMeta }> {
+    return encoders.importAnyModel(this, path, name);
+  }
+
   /** Import a TensorFlow.js graph model (Essentia's MusiCNN family) from a folder or a zip. */
   importPublishedModel(from: string, name?: string): Promise<PublishedMeta> {
     return encoders.importPublishedModel(this, from, name);

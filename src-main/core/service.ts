@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { looksLikeGraphModel } from './learn/published/published-model.js';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { Earmark } from './api.js';
@@ -405,7 +404,7 @@ export class EarmarkService {
           task: m.task,
           classes: m.classes,
           embeddingDim: m.representation ? m.embeddingDim : null,
-          ran: (e.store.db.prepare('SELECT COUNT(*) AS n FROM model_outputs WHERE model = ?').get(m.name) as { n: number }).n,
+          ran: e.store.modelOutputCount(m.name),
           embedded: m.representation ? e.store.vectorCount(m.name) : 0,
           mapping: m.mapping.map((x) => ({ label: x.label, field: x.field, value: x.value, threshold: x.threshold, calibrated: x.calibrated ? { tracks: x.calibrated.tracks, f1: x.calibrated.f1 } : null, fixed: !!x.fixed })),
           link: m.link,
@@ -414,14 +413,9 @@ export class EarmarkService {
         })),
       importModel: async ({ path, name }) => {
         try {
-          if (looksLikeGraphModel(path)) {
-            const m = await e.importPublishedModel(path, name);
-            this.emit({ type: 'library-changed' });
-            return { name: m.name, published: true };
-          }
-          const m = e.importModel(path, name);
+          const r = await e.importAnyModel(path, name);
           this.emit({ type: 'library-changed' });
-          return { name: m.name, published: false };
+          return 'published' in r ? { name: r.published.name, published: true } : { name: r.trained.name, published: false };
         } catch (err) {
           // What cannot be imported is the caller's to fix (a wrong path, a name taken, a graph that is not MusiCNN's).
           throw new BadRequestError((err as Error).message);

@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HEAD_KINDS, LEARNING_SOURCES, type TagHeadKind } from '../../core/contract.js';
 import { readMeta } from '../../core/learn/model-store.js';
-import { looksLikeGraphModel } from '../../core/learn/published/published-model.js';
 import { describePublished } from './published.js';
 import { ProgressBar } from '../progress.js';
 import { fieldList, interruptible, pad, positiveInt, print, probability, withEarmark } from '../shared.js';
@@ -195,12 +194,13 @@ export function registerModelCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (path: string, o: { name?: string; json?: boolean }, cmd: Command) => {
       await withEarmark(cmd, async (e) => {
-        if (looksLikeGraphModel(path)) {
-          const m = await e.importPublishedModel(path, o.name);
+        const r = await e.importAnyModel(path, o.name);
+        if ('published' in r) {
+          const m = r.published;
           print(!!o.json, m, () => describePublished(m) + `\nNext: earmark embed --model ${m.name}`);
           return;
         }
-        const m = e.importModel(path, o.name);
+        const m = r.trained;
         print(!!o.json, m, () => `Imported ${m.name} (${m.kind} ${m.arch}). Next: earmark embed --model ${m.name}`);
       });
     });

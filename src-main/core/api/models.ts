@@ -20,7 +20,7 @@ import { Random } from '../util/random.js';
 import { isFacetField } from '../library/read-tags.js';
 import type { TagMapping } from '../learn/published/mapping.js';
 import { inferFile, proposeFromModel, publishedDir, PUBLISHED_KIND, storedOutputs, type InferResult } from '../learn/published/published-jobs.js';
-import { importPublished, isPublished, listPublished, readPublishedMeta, writePublishedMeta, type PublishedMeta } from '../learn/published/published-model.js';
+import { importPublished, isPublished, listPublished, looksLikeGraphModel, readPublishedMeta, writePublishedMeta, type PublishedMeta } from '../learn/published/published-model.js';
 import type { ApiContext } from './context.js';
 import { evaluateTags } from './tagging.js';
 
@@ -186,11 +186,11 @@ export function deleteModel(ctx: ApiContext, name: string): { deleted: string; r
   const dir = join(ctx.paths.modelsDir, name);
   const published = isPublished(dir);
   // A published model's leftovers whose folder is gone (deleted while it ran elsewhere): removed all the same.
-  const orphan = !published && !existsSync(dir) && (ctx.store.representation(name)?.kind === PUBLISHED_KIND || ctx.store.db.prepare('SELECT 1 FROM model_outputs WHERE model = ? LIMIT 1').get(name) !== undefined);
+  const orphan = !published && !existsSync(dir) && (ctx.store.representation(name)?.kind === PUBLISHED_KIND || ctx.store.modelOutputCount(name) > 0);
   if (published || orphan) {
     // Its outputs and its proposals go with it (predictions cascade from their heads); decided ones too.
     ctx.store.transaction(() => {
-      ctx.store.db.prepare('DELETE FROM model_outputs WHERE model = ?').run(name);
+      ctx.store.deleteModelOutputs(name);
       ctx.store.db.prepare("DELETE FROM heads WHERE kind = 'model' AND representation = ?").run(name);
     });
   } else readMeta(dir); // not-found when there is no such model
@@ -231,6 +231,15 @@ export function logMelCache(ctx: ApiContext): CacheInfo {
 export async function importPublishedModel(ctx: ApiContext, from: string, name?: string): Promise<PublishedMeta> {
   const { tf } = await encoderContext(ctx).tf();
   return importPublished(tf, from, ctx.paths.modelsDir, name);
+}
+
+/**
+ * Import whatever `path` holds: a published graph model (any folder, a `model.json`, a zip) or an Earmark model
+ * file. What every shell calls; throws with the reason when it cannot be imported.
+ */
+export async function importAnyModel(ctx: ApiContext, path: string, name?: string): Promise<{ published: PublishedMeta } | { trained: ModelMeta }> {
+  if (looksLikeGraphModel(path)) return { published: await importPublishedModel(ctx, path, name) };
+  return { trained: importModel(ctx, path, name) };
 }
 
 export function publishedModels(ctx: ApiContext): PublishedMeta[] {

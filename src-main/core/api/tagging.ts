@@ -186,7 +186,7 @@ function recordWrite(ctx: ApiContext, trackId: number, r: SafeWriteResult): void
     ctx.store.setFacts(trackId, r.facts);
     // The audio is bit-identical: the analysis stays valid for the new content hash.
     ctx.store.db.prepare('UPDATE vectors SET content_hash = ? WHERE track_id = ?').run(r.file.hash, trackId);
-    ctx.store.db.prepare('UPDATE model_outputs SET content_hash = ? WHERE track_id = ?').run(r.file.hash, trackId);
+    ctx.store.rehashModelOutputs(trackId, r.file.hash);
     // Values an undo took out of the file are no longer written: open for review again.
     reopenUnwritten(ctx.store, trackId);
   });

@@ -271,6 +271,18 @@ export class LibraryStore {
     });
   }
   /** Drop a representation and all its vectors. */
+  /** Tracks a published model's outputs are kept for (`model_outputs`), whatever their content now. */
+  modelOutputCount(model: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM model_outputs WHERE model = ?').get(model) as { n: number }).n;
+  }
+  /** Forget a published model's kept outputs. */
+  deleteModelOutputs(model: string): void {
+    this.db.prepare('DELETE FROM model_outputs WHERE model = ?').run(model);
+  }
+  /** After a write that left the audio as it was: a track's kept model outputs stay valid for its new content hash. */
+  rehashModelOutputs(trackId: number, contentHash: string): void {
+    this.db.prepare('UPDATE model_outputs SET content_hash = ? WHERE track_id = ?').run(contentHash, trackId);
+  }
   deleteRepresentation(name: string): void {
     this.db.prepare('DELETE FROM representations WHERE name = ?').run(name);
   }

@@ -145,7 +145,7 @@ export async function embedWithPublished(
     const done = storedOutputs(store, meta);
     const hasVector = (t: TrackRow) => !meta.representation || store.vector(t.id, name) !== undefined;
     const tracks = store.allTracks();
-    const todo = tracks.filter((t) => !(done.has(t.id) && hasVector(t)));
+    const remaining = tracks.filter((t) => !(done.has(t.id) && hasVector(t)));
     const decode = (t: TrackRow) =>
       decodeExcerpts(ctx.ffmpeg(), t.path, planExcerpts(t.duration ?? 30), { sr: MUSICNN_INPUT.sr, signal: o.signal }).then(
         (audio) => ({ audio, error: null }),
@@ -160,7 +160,7 @@ export async function embedWithPublished(
     const pool = await startInferencePool(tf, dir).catch(() => null);
     const inFlight = Math.max(1, pool?.size ?? 1) + 1;
     let started = 0;
-    let finished = tracks.length - todo.length;
+    let finished = tracks.length - remaining.length;
     const runOne = async (t: TrackRow): Promise<void> => {
       const dec = await decode(t);
       if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
@@ -203,12 +203,12 @@ export async function embedWithPublished(
             reject(new DOMException('Cancelled.', 'AbortError'));
             return;
           }
-          if (started >= todo.length && active === 0) {
+          if (started >= remaining.length && active === 0) {
             resolve();
             return;
           }
-          while (active < inFlight && started < todo.length) {
-            const t = todo[started++];
+          while (active < inFlight && started < remaining.length) {
+            const t = remaining[started++];
             active++;
             runOne(t).then(
               () => {
@@ -232,7 +232,7 @@ export async function embedWithPublished(
     if (!isPublished(dir)) {
       // Deleted while it ran (from another process): what this run stored goes too, so nothing is orphaned.
       store.transaction(() => {
-        store.db.prepare('DELETE FROM model_outputs WHERE model = ?').run(name);
+        store.deleteModelOutputs(name);
         if (store.representation(name)?.kind === PUBLISHED_KIND) store.deleteRepresentation(name);
       });
       throw new ModelNotFoundError(`"${name}" was deleted while it ran; what it stored was removed too.`);
